@@ -1,0 +1,145 @@
+"""Run every benchmark once and print the figures as ratios measured in this run."""
+
+from __future__ import annotations
+
+import gc
+import time
+import tracemalloc
+from collections.abc import Callable
+
+from vmsim import (
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_NORESERVE,
+    MAP_PRIVATE,
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
+    Process,
+)
+
+RW = PROT_READ | PROT_WRITE
+ANON = MAP_PRIVATE | MAP_ANONYMOUS
+GIB = 1 << 30
+ARENA = 0x100000000000
+
+
+def per_call(fn: Callable[[], None], repeat: int) -> float:
+    """Seconds per call, best of three batches."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeat):
+            fn()
+        best = min(best, (time.perf_counter() - start) / repeat)
+    return best
+
+
+def populated(nvmas: int) -> Process:
+    """nvmas one-page VMAs that cannot merge (a hole between each pair)."""
+    p = Process()
+    for i in range(nvmas):
+        p.mmap(ARENA + i * 0x2000, 4096, RW, ANON | MAP_FIXED)
+    return p
+
+
+def bench_vma_count() -> None:
+    print("mmap+munmap of 4 pages, by the number of VMAs in the address space")
+    times = {}
+    for n in (100, 1_000, 10_000, 60_000):
+        p = populated(n)
+
+        def pair(p: Process = p) -> None:
+            a = p.mmap(0, 16384, RW, ANON)
+            p.munmap(a, 16384)
+
+        times[n] = per_call(pair, 2000)
+        print(f"  {n:>6} VMAs: {times[n] * 1e6:8.1f} us per pair")
+    print(f"  ratio 60,000 vs 100 VMAs: {times[60_000] / times[100]:.2f} (must be <= 3)")
+
+
+def bench_memory() -> None:
+    gc.collect()
+    tracemalloc.start()
+    p = populated(60_000)
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"memory per VMA (60,000 VMAs): {size / 60_000:.0f} bytes (must be < 1024)")
+    del p
+    gc.collect()
+    tracemalloc.start()
+    q = Process()
+    a = q.mmap(0, 64 << 40, PROT_NONE, ANON | MAP_NORESERVE)
+    q.mprotect(a + (32 << 40), 4096, RW)
+    q.write(a + (32 << 40), b"x")
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"64 TiB PROT_NONE mapping + one touched page: {size / 1024:.0f} KiB (must be < 1024)")
+
+
+def live_process() -> object | None:
+    try:
+        from vmsim.verify.live import LiveProcess, live_kernel_available
+    except ImportError:
+        return None
+    ok, why = live_kernel_available()
+    if not ok:
+        print(f"(live kernel not measured: {why})")
+        return None
+    return LiveProcess()
+
+
+def bench_mremap_1gib() -> None:
+    print("mremap of a populated 1 GiB region (MREMAP_FIXED), model vs kernel")
+    live = live_process()
+    cases = [
+        ("PUD-aligned (1 PUD entry)", 0, 0),
+        ("PMD-aligned (512 PMD entries)", 0, 2 << 20),
+        ("page-aligned (PTE by PTE)", 4096, 8192),
+    ]
+    for touch, stride in (("one page per 2 MiB", 2 << 20), ("every page", 4096)):
+        for label, src_off, dst_off in cases:
+            p = Process()
+            src = ARENA + src_off
+            dst = ARENA + 4 * GIB + dst_off
+            p.mmap(src, GIB, RW, ANON | MAP_FIXED)
+            for off in range(0, GIB, stride):
+                p.write(src + off, b"\x01")
+            start = time.perf_counter()
+            p.mremap(src, GIB, GIB, MREMAP_MAYMOVE | MREMAP_FIXED, dst)
+            model = time.perf_counter() - start
+            line = f"  {touch:<18} {label:<30} model {model * 1e3:9.3f} ms"
+            if live is not None:
+                kernel = kernel_move(live, src_off, dst_off, stride)
+                line += f"  kernel {kernel * 1e3:8.3f} ms  ratio {model / kernel:8.1f}"
+            print(line)
+            del p
+            gc.collect()
+    if live is not None:
+        live.close()  # type: ignore[attr-defined]
+
+
+def kernel_move(live: object, src_off: int, dst_off: int, stride: int) -> float:
+    """The same move in the helper; the arena is reserved PROT_NONE first, then reused."""
+    lp = live  # LiveProcess
+    base = lp.mmap(0, 8 * GIB, PROT_NONE, ANON | MAP_NORESERVE)  # type: ignore[attr-defined]
+    base = (base + GIB - 1) & ~(GIB - 1)
+    src, dst = base + src_off, base + 4 * GIB + dst_off
+    lp.mmap(src, GIB, RW, ANON | MAP_FIXED)  # type: ignore[attr-defined]
+    lp.touch(src, GIB, stride)  # type: ignore[attr-defined]
+    lp.mremap(src, GIB, GIB, MREMAP_MAYMOVE | MREMAP_FIXED, dst)  # type: ignore[attr-defined]
+    ns = lp.last_ns  # type: ignore[attr-defined]
+    lp.munmap(base - GIB if base > GIB else base, 10 * GIB)  # type: ignore[attr-defined]
+    return ns / 1e9
+
+
+def main() -> None:
+    bench_vma_count()
+    bench_memory()
+    bench_mremap_1gib()
+
+
+if __name__ == "__main__":
+    main()

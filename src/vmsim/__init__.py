@@ -1,0 +1,14 @@
+"""vmsim: an executable model of the Linux 6.18 x86-64 memory-mapping subsystem.
+
+``Process`` is an address space driven by the same calls a program makes;
+everything the kernel's /proc shows and every errno it returns is modelled.
+"""
+
+from .errors import BusError, SegmentationFault
+from .fs.file import Inode as File
+from .kernel.trace import Trace
+from .process import Process
+from .uapi import *  # noqa: F403 - the PROT_/MAP_/MREMAP_/MADV_ constants
+
+__all__ = ["BusError", "File", "Process", "SegmentationFault", "Trace"]
+__all__ += [name for name in dir() if name.isupper()]

@@ -1,0 +1,166 @@
+"""Call-flow tracing, in the spirit of ftrace's function_graph tracer.
+
+Model functions that stand for kernel functions are wrapped with
+:func:`traced`.  While a :class:`Trace` is active each call becomes a node in a
+tree (name, key arguments, result), :func:`note` adds a comment line under the
+current call, and :func:`count` bumps a named counter.  With no active trace
+the wrapper costs one global lookup, so the model runs at full speed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_active: Trace | None = None
+
+
+class CallNode:
+    __slots__ = ("name", "args", "result", "children")
+
+    def __init__(self, name: str, args: str) -> None:
+        self.name = name
+        self.args = args
+        self.result: str | None = None
+        self.children: list[CallNode | str] = []
+
+    def walk(self) -> Iterator[CallNode]:
+        yield self
+        for child in self.children:
+            if isinstance(child, CallNode):
+                yield from child.walk()
+
+
+class Trace:
+    """The calls recorded while it was active; ``str()`` renders the graph."""
+
+    def __init__(self) -> None:
+        self.calls: list[CallNode] = []
+        self.counters: Counter[str] = Counter()
+        self._stack: list[CallNode] = []
+
+    def names(self) -> list[str]:
+        """Every recorded function name, depth first (handy for tests)."""
+        return [node.name for call in self.calls for node in call.walk()]
+
+    def find(self, name: str) -> list[CallNode]:
+        return [node for call in self.calls for node in call.walk() if node.name == name]
+
+    def render(self, max_depth: int | None = None) -> str:
+        lines: list[str] = []
+        for call in self.calls:
+            _render(call, 0, max_depth, lines)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def __enter__(self) -> Trace:
+        global _active
+        self._outer = _active
+        _active = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _active
+        _active = self._outer
+
+
+def _render(node: CallNode, depth: int, max_depth: int | None, out: list[str]) -> None:
+    pad = "  " * depth
+    head = f"{pad}{node.name}({node.args})"
+    result = f" = {node.result}" if node.result is not None else ""
+    folded = max_depth is not None and depth + 1 >= max_depth
+    if not node.children or folded:
+        more = " { ... }" if node.children and folded else ""
+        out.append(f"{head}{more}{result};" if not more else f"{head}{more}{result}")
+        return
+    out.append(f"{head} {{")
+    for child in node.children:
+        if isinstance(child, CallNode):
+            _render(child, depth + 1, max_depth, out)
+        else:
+            out.append(f"{pad}  /* {child} */")
+    out.append(f"{pad}}}{result}")
+
+
+def format_result(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return format_result(value[0]) if value else None
+    if isinstance(value, int):
+        return f"{value:#x}" if value > 4096 or value < -4096 else str(value)
+    name = getattr(value, "trace_name", None)
+    return name() if callable(name) else type(value).__name__
+
+
+def traced(
+    name: str | None = None, args: Callable[..., str] | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Record calls of the decorated model function under the kernel's ``name``.
+
+    ``args`` receives the call's arguments and returns the text shown between
+    the parentheses; exceptions are recorded as ``-ERRNO`` results.
+    """
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        label = name or fn.__name__
+
+        @functools.wraps(fn)
+        def wrapper(*a: P.args, **kw: P.kwargs) -> R:
+            trace = _active
+            if trace is None:
+                return fn(*a, **kw)
+            node = CallNode(label, args(*a, **kw) if args else "")
+            (trace._stack[-1].children if trace._stack else trace.calls).append(node)
+            trace._stack.append(node)
+            try:
+                result = fn(*a, **kw)
+            except OSError as err:
+                node.result = f"-{_errno_name(err.errno)}"
+                raise
+            finally:
+                trace._stack.pop()
+            node.result = format_result(result)
+            return result
+
+        return wrapper
+
+    return wrap
+
+
+def _errno_name(err: int | None) -> str:
+    import errno
+
+    return errno.errorcode.get(err or 0, str(err))
+
+
+def note(text: str | Callable[[], str]) -> None:
+    """Add a comment under the current call (``text`` may be a thunk, built only when tracing)."""
+    trace = _active
+    if trace is None or not trace._stack:
+        return
+    trace._stack[-1].children.append(text() if callable(text) else text)
+
+
+def count(counter: str, n: int = 1) -> None:
+    trace = _active
+    if trace is not None:
+        trace.counters[counter] += n
+
+
+def tracing() -> bool:
+    return _active is not None
+
+
+def hexargs(*values: Any) -> str:
+    """Render integer arguments the way the trace prints them."""
+    return ", ".join(format_result(v) or "0" for v in values)

@@ -1,0 +1,257 @@
+"""Demand paging and unmapping of pages (mm/memory.c, mm/rmap.c, mm/filemap.c, mm/shmem.c).
+
+A fault maps a page at one address: the shared zero page for a read of
+private anonymous memory, a fresh anonymous page for a write, the file's
+page-cache page for file and shmem mappings, and a private copy when a private
+mapping is written (copy-on-write).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import BusError, SegmentationFault
+from ..uapi import PAGE_MASK
+from . import vma as vmalib
+from .mm_types import AnonVma, MmStruct, VmAreaStruct
+from .page import ZERO_PAGE, Page
+from .vm_flags import (
+    VM_ACCESS_FLAGS,
+    VM_ACCOUNT,
+    VM_GROWSDOWN,
+    VM_LOCKED,
+    VM_SHARED,
+    VM_SOFTDIRTY,
+    VM_WRITE,
+)
+
+if TYPE_CHECKING:
+    from ..fs.file import Inode
+
+
+def mm_counter_add(mm: MmStruct, page: Page, n: int) -> None:  # add_mm_counter(mm_counter(page))
+    if page.anon:
+        mm.rss_anon += n
+    elif page.inode is not None and page.inode.shmem:
+        mm.rss_shmem += n
+    else:
+        mm.rss_file += n
+
+
+def map_page(mm: MmStruct, addr: int, page: Page) -> None:
+    """set_pte_at() plus the rmap and Rss bookkeeping of a newly mapped page."""
+    mm.pgtables.set_pte(addr, page)
+    if page is not ZERO_PAGE:
+        page.mapcount += 1
+        mm_counter_add(mm, page, 1)
+
+
+def unmap_page(mm: MmStruct, page: Page) -> None:
+    """The rmap side of clearing a PTE (folio_remove_rmap_pte + Rss)."""
+    if page is not ZERO_PAGE:
+        page.mapcount -= 1
+        mm_counter_add(mm, page, -1)
+
+
+def zap_page_range(
+    mm: MmStruct, start: int, end: int
+) -> int:  # zap_page_range_single()/unmap_vmas()
+    """Clear every present PTE in [start, end); returns how many were present."""
+    present = list(mm.pgtables.present(start, end))
+    for addr, page in present:
+        mm.pgtables.clear_pte(addr)
+        unmap_page(mm, page)
+    return len(present)
+
+
+def anon_vma_compatible(a: VmAreaStruct, b: VmAreaStruct) -> bool:
+    """Could b share a's anon_vma (a directly below b)? (mm/vma.c)"""
+    return (
+        a.vm_end == b.vm_start
+        and a.vm_file is b.vm_file
+        and not ((a.vm_flags ^ b.vm_flags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY))
+        and b.vm_pgoff == a.vm_pgoff + ((b.vm_start - a.vm_start) >> 12)
+    )
+
+
+def anon_vma_prepare(mm: MmStruct, vma: VmAreaStruct) -> AnonVma:
+    """Give the VMA an anon_vma, reusing a compatible neighbour's (find_mergeable_anon_vma)."""
+    if vma.anon_vma is None:
+        # Reusing the neighbour's anon_vma is what later lets the two VMAs merge.
+        nxt = vmalib.vma_next(mm, vma)
+        if nxt is not None and nxt.anon_vma is not None and anon_vma_compatible(vma, nxt):
+            vma.anon_vma = nxt.anon_vma
+        else:
+            prev = vmalib.vma_prev(mm, vma)
+            if prev is not None and prev.anon_vma is not None and anon_vma_compatible(prev, vma):
+                vma.anon_vma = prev.anon_vma
+            else:
+                vma.anon_vma = AnonVma()
+    return vma.anon_vma
+
+
+def file_page(inode: Inode, pgoff: int, addr: int) -> Page:
+    """filemap_fault()/shmem_fault(): the page-cache page, read in on first use."""
+    if pgoff >= inode.pages_in_file():
+        raise BusError(addr, "BUS_ADRERR")
+    page = inode.pages.get(pgoff)
+    if page is None:
+        page = Page(anon=False, inode=inode, index=pgoff)
+        if not inode.shmem:
+            page.fill(inode.initial_bytes(pgoff))
+        inode.pages[pgoff] = page
+    return page
+
+
+FAULT_AROUND_PAGES = 16  # fault_around_bytes = 64 KiB
+
+
+def cached_page(inode: Inode, pgoff: int) -> Page | None:
+    """The page-cache page if the file has one there.  A regular file's pages are all
+    cached (it was written, or it is a library everyone reads); shmem has only what
+    was touched."""
+    if pgoff >= inode.pages_in_file():
+        return None
+    if inode.shmem:
+        return inode.pages.get(pgoff)
+    return file_page(inode, pgoff, 0)
+
+
+def do_fault_around(mm: MmStruct, vma: VmAreaStruct, addr: int) -> None:
+    """A read fault on a file maps the cached pages of the aligned 64 KiB window too
+    (filemap_map_pages), within the VMA and the PTE table."""
+    assert vma.vm_file is not None
+    inode = vma.vm_file.inode
+    pte_off = (addr >> 12) & 511
+    vma_off = vma.pgoff_of(addr) - vma.vm_pgoff
+    from_pte = max(pte_off & ~(FAULT_AROUND_PAGES - 1), pte_off - min(pte_off, vma_off))
+    to_pte = min(from_pte + FAULT_AROUND_PAGES, 512, pte_off + vma.pages() - vma_off)
+    for pte in range(from_pte, to_pte):
+        around = addr + ((pte - pte_off) << 12)
+        if mm.pgtables.lookup(around) is None:
+            page = cached_page(inode, vma.pgoff_of(around))
+            if page is not None:
+                map_page(mm, around, page)
+
+
+def do_anonymous_page(mm: MmStruct, vma: VmAreaStruct, addr: int, write: bool) -> Page:
+    if not write:
+        # A read of never-written private memory maps the zero page: no Rss, no anon_vma.
+        map_page(mm, addr, ZERO_PAGE)
+        return ZERO_PAGE
+    anon_vma_prepare(mm, vma)
+    page = Page(anon=True)
+    page.dirty = True
+    map_page(mm, addr, page)
+    return page
+
+
+def do_wp_page(mm: MmStruct, vma: VmAreaStruct, addr: int, old: Page) -> Page:
+    """Copy-on-write: a private mapping writes to a page it does not own."""
+    anon_vma_prepare(mm, vma)
+    page = Page(anon=True)
+    page.copy_from(old)
+    page.dirty = True
+    mm.pgtables.clear_pte(addr)
+    unmap_page(mm, old)
+    map_page(mm, addr, page)
+    return page
+
+
+def handle_mm_fault(mm: MmStruct, vma: VmAreaStruct, address: int, write: bool) -> Page:
+    """Make the page at ``address`` present (and writable, for a write); return it.
+    A signal reports ``address`` itself, not its page."""
+    addr = address & PAGE_MASK
+    page = mm.pgtables.lookup(addr)
+    shared = bool(vma.vm_flags & VM_SHARED)
+    if page is None:
+        if vma.vm_file is None:
+            return do_anonymous_page(mm, vma, addr, write)
+        if not write:
+            do_fault_around(mm, vma, addr)
+            page = mm.pgtables.lookup(addr)
+            if page is not None:
+                return page
+        page = file_page(vma.vm_file.inode, vma.pgoff_of(addr), address)
+        if write and not shared:
+            # do_cow_fault(): the private copy is made straight from the file page.
+            anon_vma_prepare(mm, vma)
+            copy = Page(anon=True)
+            copy.copy_from(page)
+            copy.dirty = True
+            map_page(mm, addr, copy)
+            return copy
+        map_page(mm, addr, page)
+    elif write and (page is ZERO_PAGE or (not page.anon and not shared)):
+        return do_wp_page(mm, vma, addr, page)
+    if write:
+        page.dirty = True
+    return page
+
+
+def expand_downwards(mm: MmStruct, vma: VmAreaStruct, address: int) -> bool:
+    """Grow a VM_GROWSDOWN VMA down to ``address`` on a fault below it (mm/mmap.c)."""
+    from .mmap import acct_stack_growth
+
+    address &= PAGE_MASK
+    if address < mm.config.mmap_min_addr:
+        return False
+    prev = vmalib.vma_prev(mm, vma)
+    if (
+        prev is not None
+        and not prev.vm_flags & VM_GROWSDOWN
+        and prev.vm_flags & VM_ACCESS_FLAGS
+        and address - prev.vm_end < mm.config.stack_guard_gap
+    ):
+        return False
+    anon_vma_prepare(mm, vma)
+    grow = (vma.vm_start - address) >> 12
+    if not acct_stack_growth(mm, vma, vma.vm_end - address, grow):
+        return False
+    if vma.vm_flags & VM_LOCKED:
+        mm.locked_vm += grow
+    if vma.vm_flags & VM_ACCOUNT:
+        mm.committed += grow
+    vmalib.vma_iter_clear(mm, vma.vm_start, vma.vm_end)
+    vma.vm_start = address
+    vma.vm_pgoff -= grow
+    vmalib.vma_iter_store(mm, vma)
+    return True
+
+
+def find_fault_vma(mm: MmStruct, addr: int) -> VmAreaStruct:
+    """lock_mm_and_find_vma(): the VMA for a user access, growing a stack if needed."""
+    vma = vmalib.find_vma(mm, addr)
+    if vma is not None and vma.vm_start <= addr:
+        return vma
+    if vma is None or not vma.vm_flags & VM_GROWSDOWN or not expand_downwards(mm, vma, addr):
+        raise SegmentationFault(addr, "SEGV_MAPERR")
+    return vma
+
+
+def access_vm(mm: MmStruct, addr: int, data: bytes | None, n: int) -> bytes:
+    """A user-mode load (data is None) or store, page by page, faulting as the CPU would."""
+    out = bytearray()
+    pos = 0
+    total = n if data is None else len(data)
+    while pos < total:
+        cur = addr + pos
+        offset = cur & ~PAGE_MASK
+        chunk = min(total - pos, 4096 - offset)
+        vma = find_fault_vma(mm, cur)
+        write = data is not None
+        if write and not vma.vm_flags & VM_WRITE or not vma.vm_flags & VM_ACCESS_FLAGS:
+            raise SegmentationFault(cur, "SEGV_ACCERR")
+        page = mm.pgtables.lookup(cur & PAGE_MASK)
+        if (
+            page is None
+            or write
+            and (page is ZERO_PAGE or not page.anon and not vma.vm_flags & VM_SHARED)
+        ):
+            page = handle_mm_fault(mm, vma, cur, write)
+        if data is None:
+            out += page.read(offset, chunk)
+        else:
+            page.write(offset, data[pos : pos + chunk])
+        pos += chunk
+    return bytes(out)

@@ -1,0 +1,179 @@
+"""The core structures: struct vm_area_struct, struct anon_vma, struct mm_struct.
+
+(include/linux/mm_types.h, include/linux/rmap.h)
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from ..arch.x86.pgtable import PageTables
+from ..fs.file import OpenFile
+from ..lib.maple_tree import MapleTree
+from ..uapi import PAGE_SHIFT
+from .vm_flags import VM_GROWSDOWN, VM_MAYSHARE, VM_SHARED
+
+_anon_vma_ids = itertools.count(1)
+
+
+class AnonVma:
+    """Identity of an anonymous reverse-mapping root.
+
+    Only identity matters to the model: two VMAs that both own anon_vmas merge
+    only if they are the same object (is_mergeable_anon_vma()).
+    """
+
+    __slots__ = ("id",)
+
+    def __init__(self) -> None:
+        self.id = next(_anon_vma_ids)
+
+    def __repr__(self) -> str:
+        return f"AnonVma#{self.id}"
+
+
+class VmAreaStruct:
+    """One VMA: [vm_start, vm_end) with its flags, offset and backing."""
+
+    __slots__ = ("vm_start", "vm_end", "vm_flags", "vm_pgoff", "vm_file", "anon_vma", "special")
+
+    def __init__(
+        self,
+        vm_start: int,
+        vm_end: int,
+        vm_flags: int,
+        vm_pgoff: int,
+        vm_file: OpenFile | None = None,
+        anon_vma: AnonVma | None = None,
+        special: str | None = None,
+    ) -> None:
+        self.vm_start = vm_start
+        self.vm_end = vm_end
+        self.vm_flags = vm_flags
+        self.vm_pgoff = vm_pgoff
+        self.vm_file = vm_file
+        self.anon_vma = anon_vma
+        # vm_ops->name() of a special mapping ([vdso], [vvar], ...); such VMAs
+        # have vm_ops, so they are not "anonymous" in vma_is_anonymous()'s sense.
+        self.special = special
+
+    def dup(self) -> VmAreaStruct:  # vm_area_dup()
+        return VmAreaStruct(
+            self.vm_start,
+            self.vm_end,
+            self.vm_flags,
+            self.vm_pgoff,
+            self.vm_file,
+            self.anon_vma,
+            self.special,
+        )
+
+    def pages(self) -> int:  # vma_pages()
+        return (self.vm_end - self.vm_start) >> PAGE_SHIFT
+
+    def is_anonymous(self) -> bool:  # vma_is_anonymous()
+        return self.vm_file is None and self.special is None
+
+    def is_shared(self) -> bool:
+        return bool(self.vm_flags & (VM_SHARED | VM_MAYSHARE))
+
+    def pgoff_of(self, addr: int) -> int:  # linear_page_index()
+        return self.vm_pgoff + ((addr - self.vm_start) >> PAGE_SHIFT)
+
+    def trace_name(self) -> str:
+        return f"vma[{self.vm_start:#x}-{self.vm_end:#x}]"
+
+    def __repr__(self) -> str:
+        return (
+            f"VMA({self.vm_start:#x}-{self.vm_end:#x} flags={self.vm_flags:#x} "
+            f"pgoff={self.vm_pgoff:#x} anon_vma={self.anon_vma} special={self.special})"
+        )
+
+
+@dataclass
+class KernelConfig:
+    """Sysctls, boot parameters and machine facts that change results (see the reference)."""
+
+    max_map_count: int = 65530
+    mmap_min_addr: int = 0x10000  # max(vm.mmap_min_addr, CONFIG_LSM_MMAP_MIN_ADDR)
+    dac_mmap_min_addr: int = 4096  # vm.mmap_min_addr, checked by cap_mmap_addr()
+    stack_guard_gap: int = 256 << PAGE_SHIFT
+    totalram_pages: int = 24684092 // 4  # MemTotal in pages
+    total_swap_pages: int = 0
+    overcommit_memory: int = 0
+
+
+@dataclass
+class Credentials:
+    """The capabilities that mm code asks about (root here has all but CAP_SYS_RESOURCE)."""
+
+    cap_sys_rawio: bool = True
+    cap_ipc_lock: bool = True
+
+
+RLIM_INFINITY = (1 << 64) - 1
+RLIMIT_DATA = 2
+RLIMIT_STACK = 3
+RLIMIT_MEMLOCK = 8
+RLIMIT_AS = 9
+
+
+def default_rlimits() -> dict[int, tuple[int, int]]:
+    return {
+        RLIMIT_DATA: (RLIM_INFINITY, RLIM_INFINITY),
+        RLIMIT_STACK: (8 << 20, RLIM_INFINITY),
+        RLIMIT_MEMLOCK: (8 << 20, 8 << 20),
+        RLIMIT_AS: (RLIM_INFINITY, RLIM_INFINITY),
+    }
+
+
+@dataclass
+class MmStruct:
+    """An address space: the VMA tree, page tables, layout and counters."""
+
+    task_size: int
+    mmap_base: int
+    mmap_legacy_base: int
+    topdown: bool = True  # MMF_TOPDOWN
+    config: KernelConfig = field(default_factory=KernelConfig)
+    creds: Credentials = field(default_factory=Credentials)
+    rlimits: dict[int, tuple[int, int]] = field(default_factory=default_rlimits)
+    mm_mt: MapleTree[VmAreaStruct] = field(default_factory=MapleTree)
+    pgtables: PageTables = field(default_factory=PageTables)
+    map_count: int = 0
+    total_vm: int = 0
+    locked_vm: int = 0
+    data_vm: int = 0
+    exec_vm: int = 0
+    stack_vm: int = 0
+    hiwater_vm: int = 0
+    committed: int = 0  # this mm's share of vm_committed_as, in pages
+    committed_leaked: int = 0  # commit no VMA will ever return (see vrm_calc_charge)
+    start_brk: int = 0
+    brk: int = 0
+    start_stack: int = 0
+    start_data: int = 0
+    end_data: int = 0
+    def_flags: int = 0
+    rss_anon: int = 0  # MM_ANONPAGES
+    rss_file: int = 0  # MM_FILEPAGES
+    rss_shmem: int = 0  # MM_SHMEMPAGES
+
+    def rlimit(self, resource: int) -> int:
+        return self.rlimits[resource][0]
+
+    def rlimit_max(self, resource: int) -> int:
+        return self.rlimits[resource][1]
+
+
+def vm_start_gap(vma: VmAreaStruct, stack_guard_gap: int) -> int:
+    """Where a VMA's territory begins: a grows-down stack claims a guard gap below it."""
+    if vma.vm_flags & VM_GROWSDOWN:
+        return max(vma.vm_start - stack_guard_gap, 0)
+    return vma.vm_start
+
+
+def vm_end_gap(vma: VmAreaStruct) -> int:
+    # Only VM_GROWSUP (not on x86) claims a gap above.
+    return vma.vm_end

@@ -1,0 +1,192 @@
+"""The public face of the model: a process and its memory-mapping system calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .arch.x86.mmap import TASK_SIZE_4LEVEL, mmap_base, mmap_legacy_base
+from .fs.file import Inode, OpenFile
+from .fs.proc.task_mmu import show_maps, show_smaps
+from .kernel.trace import Trace
+from .mm import vma as vmalib
+from .mm.debug import validate_mm
+from .mm.madvise import do_madvise
+from .mm.memory import access_vm
+from .mm.mm_types import (
+    RLIMIT_STACK,
+    Credentials,
+    KernelConfig,
+    MmStruct,
+    VmAreaStruct,
+    default_rlimits,
+)
+from .mm.mmap import sys_brk, sys_mmap, sys_munmap
+from .mm.mprotect import do_mprotect_pkey
+from .mm.mremap import sys_mremap
+from .mm.mseal import do_mseal
+from .strace import format as fmt
+from .uapi import O_RDWR, ULONG_MAX
+
+DEFAULT_START_BRK = 0x555555559000  # end of a small PIE's bss with ASLR off
+
+
+def _u64(value: int) -> int:
+    return value & ULONG_MAX
+
+
+class Process:
+    """One address space, driven by the same calls a program makes.
+
+    Every failing call raises ``OSError`` with the kernel's errno and leaves
+    the model as the kernel would.  ``strace`` (a callable taking one line)
+    receives each call as strace would print it.
+    """
+
+    def __init__(
+        self,
+        *,
+        rlimit_stack: int = 8 << 20,
+        legacy_layout: bool = False,
+        start_brk: int = DEFAULT_START_BRK,
+        start_stack: int = TASK_SIZE_4LEVEL - 1,
+        config: KernelConfig | None = None,
+        creds: Credentials | None = None,
+        gate_vma: bool = True,
+        strace: Callable[[str], None] | None = None,
+    ) -> None:
+        config = config or KernelConfig()
+        rlimits = default_rlimits()
+        rlimits[RLIMIT_STACK] = (rlimit_stack, rlimits[RLIMIT_STACK][1])
+        task_size = TASK_SIZE_4LEVEL
+        legacy_base = mmap_legacy_base(task_size)
+        self.mm = MmStruct(
+            task_size=task_size,
+            mmap_base=legacy_base
+            if legacy_layout
+            else mmap_base(task_size, rlimit_stack, config.stack_guard_gap),
+            mmap_legacy_base=legacy_base,
+            topdown=not legacy_layout,
+            config=config,
+            creds=creds or Credentials(),
+            rlimits=rlimits,
+            start_brk=start_brk,
+            brk=start_brk,
+            start_stack=start_stack,
+        )
+        self.gate_vma = gate_vma
+        self.strace = strace
+        self.files: dict[str, Inode] = {}
+        self.fds: dict[int, OpenFile] = {}
+
+    @classmethod
+    def from_maps(cls, maps_text: str, smaps_text: str | None = None, **kwargs: object) -> Process:
+        """A process whose address space is the one a real /proc/pid/maps (and smaps) shows."""
+        from .restore import restore_process
+
+        return restore_process(cls, maps_text, smaps_text, **kwargs)
+
+    # -- files --------------------------------------------------------------------------
+    def create_file(self, path: str, data: bytes = b"", size: int | None = None) -> Inode:
+        inode = Inode(path, data, size)
+        self.files[path] = inode
+        return inode
+
+    def open(self, file: str | Inode, flags: int = O_RDWR) -> int:
+        """An fd for a file made with create_file() (by path) or an Inode shared with others."""
+        inode = self.files[file] if isinstance(file, str) else file
+        fd = 3
+        while fd in self.fds:
+            fd += 1
+        self.fds[fd] = OpenFile(inode, flags)
+        return fd
+
+    def close(self, fd: int) -> None:
+        del self.fds[fd]
+
+    # -- system calls -------------------------------------------------------------------
+    def _syscall(self, call: str, hex_result: bool, run: Callable[[], int]) -> int:
+        if self.strace is None:
+            return run()
+        try:
+            result = run()
+        except OSError as err:
+            self.strace(fmt.line(call, err))
+            raise
+        self.strace(fmt.line(call, result, hex_result))
+        return result
+
+    def mmap(
+        self, addr: int, length: int, prot: int, flags: int, fd: int = -1, offset: int = 0
+    ) -> int:
+        args = (_u64(addr), _u64(length), prot & 0xFFFFFFFF, flags & 0xFFFFFFFF)
+        call = fmt.mmap_call(*args, fd, _u64(offset)) if self.strace else ""
+        return self._syscall(
+            call, True, lambda: sys_mmap(self.mm, self.fds, *args, fd, _u64(offset))
+        )
+
+    def munmap(self, addr: int, length: int) -> None:
+        call = fmt.munmap_call(_u64(addr), _u64(length)) if self.strace else ""
+        self._syscall(call, False, lambda: sys_munmap(self.mm, _u64(addr), _u64(length)))
+
+    def mremap(
+        self, old_address: int, old_size: int, new_size: int, flags: int = 0, new_address: int = 0
+    ) -> int:
+        args = (
+            _u64(old_address),
+            _u64(old_size),
+            _u64(new_size),
+            flags & 0xFFFFFFFF,
+            _u64(new_address),
+        )
+        call = fmt.mremap_call(*args) if self.strace else ""
+        return self._syscall(call, True, lambda: sys_mremap(self.mm, *args))
+
+    def mprotect(self, addr: int, length: int, prot: int) -> None:
+        args = (_u64(addr), _u64(length), prot & 0xFFFFFFFF)
+        call = fmt.mprotect_call(*args) if self.strace else ""
+        self._syscall(call, False, lambda: do_mprotect_pkey(self.mm, *args) or 0)
+
+    def madvise(self, addr: int, length: int, advice: int) -> None:
+        args = (_u64(addr), _u64(length), advice & 0xFFFFFFFF)
+        call = fmt.madvise_call(*args) if self.strace else ""
+        self._syscall(call, False, lambda: do_madvise(self.mm, *args) or 0)
+
+    def brk(self, addr: int) -> int:
+        """The new break, or the current one when the kernel refuses (brk never fails)."""
+        call = fmt.brk_call(_u64(addr)) if self.strace else ""
+        return self._syscall(call, True, lambda: sys_brk(self.mm, _u64(addr)))
+
+    def mseal(self, addr: int, length: int, flags: int = 0) -> None:
+        call = f"mseal({fmt.ptr(_u64(addr))}, {_u64(length)}, {flags})" if self.strace else ""
+        self._syscall(call, False, lambda: do_mseal(self.mm, _u64(addr), _u64(length), flags) or 0)
+
+    # -- memory -------------------------------------------------------------------------
+    def read(self, addr: int, n: int) -> bytes:
+        """A user-mode load: faults pages in, raises SegmentationFault where the CPU would."""
+        return access_vm(self.mm, addr, None, n)
+
+    def write(self, addr: int, data: bytes) -> None:
+        access_vm(self.mm, addr, bytes(data), len(data))
+
+    # -- what /proc shows -----------------------------------------------------------------
+    def vmas(self) -> list[VmAreaStruct]:
+        return list(vmalib.all_vmas(self.mm))
+
+    def maps(self) -> str:
+        return show_maps(self.mm, vmalib.all_vmas(self.mm), self.gate_vma)
+
+    def smaps(self) -> str:
+        return show_smaps(self.mm, vmalib.all_vmas(self.mm), self.gate_vma)
+
+    def trace(self) -> Trace:
+        """``with p.trace() as t:`` records the model's kernel call flow."""
+        return Trace()
+
+    def check(self) -> None:
+        """Raise AssertionError if any invariant of the model is broken."""
+        validate_mm(self.mm)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return "<pre>" + html.escape(self.maps()) + "</pre>"

@@ -1,0 +1,357 @@
+"""Random call sequences, run on the model and on the live kernel side by side.
+
+The generator only aims calls that can change mappings at memory the sequence
+made itself (or at free space), never at the helper's own code, data or stack,
+so the helper survives every call.  After each call the two sides are compared:
+the result or errno, /proc/pid/maps line for line, Rss of every mapping the
+sequence made, and the bytes read.
+"""
+
+from __future__ import annotations
+
+import errno
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import SegmentationFault
+from ..fs.proc.parse import parse_smaps
+from ..process import Process
+from ..uapi import (
+    MADV_DODUMP,
+    MADV_DOFORK,
+    MADV_DONTDUMP,
+    MADV_DONTFORK,
+    MADV_DONTNEED,
+    MADV_NORMAL,
+    MADV_POPULATE_READ,
+    MADV_POPULATE_WRITE,
+    MADV_RANDOM,
+    MADV_SEQUENTIAL,
+    MADV_WILLNEED,
+    MAP_ANONYMOUS,
+    MAP_FIXED,
+    MAP_FIXED_NOREPLACE,
+    MAP_GROWSDOWN,
+    MAP_LOCKED,
+    MAP_NORESERVE,
+    MAP_POPULATE,
+    MAP_PRIVATE,
+    MAP_SHARED,
+    MAP_STACK,
+    MREMAP_DONTUNMAP,
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
+    PAGE_SIZE,
+    PMD_SIZE,
+    PROT_EXEC,
+    PROT_NONE,
+    PROT_READ,
+    PROT_WRITE,
+)
+
+ARENA_LO = 0x7FFFF0000000  # where MAP_FIXED lands: among the top-down mmaps
+ARENA_HI = 0x7FFFF7800000
+MIXES = ("default", "mremap", "huge", "bad")
+SHMEM_INODE = re.compile(r" 00:01 \d+ +")
+
+
+class Side(Protocol):
+    """What both the model and the live helper offer."""
+
+    def mmap(self, addr: int, length: int, prot: int, flags: int, fd: int = ...,
+             offset: int = ...) -> int: ...
+    def munmap(self, addr: int, length: int) -> None: ...
+    def mremap(self, old_address: int, old_size: int, new_size: int, flags: int = ...,
+               new_address: int = ...) -> int: ...
+    def mprotect(self, addr: int, length: int, prot: int) -> None: ...
+    def madvise(self, addr: int, length: int, advice: int) -> None: ...
+    def brk(self, addr: int) -> int: ...
+    def read(self, addr: int, n: int) -> bytes: ...
+    def write(self, addr: int, data: bytes) -> None: ...
+    def maps(self) -> str: ...
+    def smaps(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Op:
+    kind: str
+    args: tuple[int, ...]
+    data: bytes = b""
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{a:#x}" for a in self.args)
+        extra = f", {len(self.data)} bytes" if self.data else ""
+        return f"{self.kind}({args}{extra})"
+
+
+def apply(side: Any, op: Op) -> tuple[Any, ...]:
+    """Run one op; the outcome as a comparable tuple."""
+    try:
+        if op.kind == "write":
+            side.write(op.args[0], op.data)
+            return ("ok",)
+        if op.kind == "read":
+            return ("bytes", side.read(*op.args))
+        result = getattr(side, op.kind)(*op.args)
+        return ("ok", result)
+    except SegmentationFault as fault:
+        return ("signal", fault.signal_name, fault.code, fault.addr)
+    except OSError as err:
+        return ("errno", errno.errorcode.get(err.errno or 0, err.errno))
+
+
+@dataclass
+class Generator:
+    """Draws the next call from the model's current state (which equals the kernel's
+    as long as nothing diverged)."""
+
+    rng: random.Random
+    mix: str
+    reserved: list[tuple[int, int]]  # the helper's own mappings: never touched
+    model: Process
+
+    def ours(self) -> list[tuple[int, int]]:
+        return [
+            (v.vm_start, v.vm_end)
+            for v in self.model.vmas()
+            if self.safe(v.vm_start, v.vm_end)
+        ]
+
+    def safe(self, start: int, end: int) -> bool:
+        if end <= start or end > ARENA_HI + (1 << 30) or start < ARENA_LO - (1 << 30):
+            return False
+        return all(end <= lo or start >= hi for lo, hi in self.reserved)
+
+    def length(self) -> int:
+        r = self.rng.random()
+        if self.mix == "huge" and r < 0.5:
+            return PMD_SIZE * self.rng.randint(1, 3) + (0 if r < 0.4 else PAGE_SIZE)
+        if r < 0.05:
+            return self.rng.randint(1, 3 * PAGE_SIZE)  # unaligned lengths round up
+        return PAGE_SIZE * self.rng.choice([1, 1, 2, 3, 4, 8, 16, 32])
+
+    def address(self, length: int) -> int:
+        """An address for a call that may change mappings: near our VMAs or in the arena."""
+        ours = self.ours()
+        for _ in range(20):
+            if ours and self.rng.random() < 0.7:
+                lo, hi = self.rng.choice(ours)
+                base = self.rng.choice([lo, hi, lo + (hi - lo) // 2 // PAGE_SIZE * PAGE_SIZE])
+                addr = base + PAGE_SIZE * self.rng.randint(-4, 4)
+            else:
+                align = PMD_SIZE if self.mix == "huge" else PAGE_SIZE
+                addr = self.rng.randrange(ARENA_LO, ARENA_HI, align)
+            if self.safe(addr, addr + max(length, PAGE_SIZE)):
+                return addr
+        return ARENA_LO
+
+    def prot(self) -> int:
+        return self.rng.choice([PROT_READ | PROT_WRITE] * 4 + [PROT_READ, PROT_NONE,
+                               PROT_READ | PROT_EXEC, PROT_WRITE])
+
+    def next(self) -> Op:
+        weights = {
+            "default": [25, 14, 20, 10, 8, 4, 9, 10],
+            "mremap": [18, 6, 50, 4, 3, 2, 8, 9],
+            "huge": [25, 12, 30, 8, 5, 0, 10, 10],
+            "bad": [22, 12, 22, 12, 10, 4, 8, 10],
+        }[self.mix]
+        kind = self.rng.choices(
+            ["mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "read", "write"], weights
+        )[0]
+        op = getattr(self, f"gen_{kind}")()
+        if self.mix == "bad" and self.rng.random() < 0.5:
+            op = self.spoil(op)
+        return op
+
+    def gen_mmap(self) -> Op:
+        length = self.length()
+        shared = self.rng.random() < 0.15
+        flags = (MAP_SHARED if shared else MAP_PRIVATE) | MAP_ANONYMOUS
+        extra = self.rng.random()
+        if extra < 0.05:
+            flags |= MAP_POPULATE
+        elif extra < 0.08 and not shared:
+            flags |= self.rng.choice([MAP_NORESERVE, MAP_STACK, MAP_GROWSDOWN, MAP_LOCKED])
+        r = self.rng.random()
+        if r < 0.5:
+            addr = 0
+        else:
+            addr = self.address(length)
+            if r < 0.8:
+                flags |= MAP_FIXED
+            elif r < 0.9:
+                flags |= MAP_FIXED_NOREPLACE
+        return Op("mmap", (addr, length, self.prot(), flags))
+
+    def gen_munmap(self) -> Op:
+        length = self.length()
+        return Op("munmap", (self.address(length), length))
+
+    def gen_mremap(self) -> Op:
+        ours = self.ours()
+        if not ours:
+            return self.gen_mmap()
+        lo, hi = self.rng.choice(ours)
+        addr = lo + PAGE_SIZE * self.rng.randrange(max((hi - lo) // PAGE_SIZE, 1))
+        if self.rng.random() < 0.5:
+            addr = lo
+        old = hi - addr if self.rng.random() < 0.6 else self.length()
+        r = self.rng.random()
+        if r < 0.3:
+            new = old
+        elif r < 0.55:
+            new = max(old // 2 // PAGE_SIZE * PAGE_SIZE, PAGE_SIZE)
+        else:
+            new = old + self.length()
+        if self.mix == "huge" and self.rng.random() < 0.4:
+            new = PMD_SIZE * self.rng.randint(1, 4)
+        if not self.safe(addr, addr + old):
+            old = min(old, hi - addr)
+        flags = self.rng.choice(
+            [0, MREMAP_MAYMOVE, MREMAP_MAYMOVE, MREMAP_MAYMOVE | MREMAP_FIXED,
+             MREMAP_MAYMOVE | MREMAP_DONTUNMAP]
+        )
+        new_addr = 0
+        if flags & MREMAP_DONTUNMAP:
+            new = old
+            new_addr = 0 if self.rng.random() < 0.6 else self.address(new)
+        if flags & MREMAP_FIXED:
+            if self.rng.random() < 0.5:
+                new = old
+            new_addr = self.address(new)
+        if self.rng.random() < 0.05 and not flags & MREMAP_DONTUNMAP:
+            old = 0  # duplicate (shared) or EINVAL (private)
+        return Op("mremap", (addr, old, new, flags, new_addr))
+
+    def gen_mprotect(self) -> Op:
+        length = self.length()
+        return Op("mprotect", (self.address(length), length, self.prot()))
+
+    def gen_madvise(self) -> Op:
+        advice = self.rng.choice(
+            [MADV_DONTNEED] * 4 + [MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
+             MADV_DONTFORK, MADV_DOFORK, MADV_DONTDUMP, MADV_DODUMP, MADV_POPULATE_READ,
+             MADV_POPULATE_WRITE]
+        )
+        length = self.length()
+        return Op("madvise", (self.address(length), length, advice))
+
+    def gen_brk(self) -> Op:
+        cur = self.model.mm.brk
+        r = self.rng.random()
+        if r < 0.2:
+            return Op("brk", (0,))
+        if r < 0.7:
+            return Op("brk", (cur + self.rng.randint(1, 64) * PAGE_SIZE - self.rng.randint(0, 99),))
+        return Op("brk", (max(cur - self.rng.randint(1, 32) * PAGE_SIZE, 0),))
+
+    def gen_read(self) -> Op:
+        n = self.rng.choice([1, 8, 100, PAGE_SIZE, 2 * PAGE_SIZE + 7])
+        return Op("read", (self.address(n) + self.rng.randrange(0, PAGE_SIZE, 8), n))
+
+    def gen_write(self) -> Op:
+        n = self.rng.choice([1, 8, 100, PAGE_SIZE, 2 * PAGE_SIZE + 7])
+        data = bytes([self.rng.randrange(1, 256)]) * n
+        return Op("write", (self.address(n) + self.rng.randrange(0, PAGE_SIZE, 8),), data)
+
+    def spoil(self, op: Op) -> Op:
+        """Bad arguments that fail in parameter checks, before any mapping is looked at."""
+        a = list(op.args)
+        if op.kind in ("mmap", "munmap", "mremap", "mprotect", "madvise") and a[0]:
+            choice = self.rng.random()
+            if choice < 0.4:
+                a[0] += self.rng.randint(1, PAGE_SIZE - 1)  # unaligned
+            elif op.kind == "mmap":
+                a[3] = self.rng.choice([a[3] & ~0xF, a[3] | 0x3, (1 << 64) - 1 & a[3]])
+                a[1] = self.rng.choice([a[1], 0, 1 << 62])
+            elif op.kind == "munmap":
+                a[1] = self.rng.choice([0, 1 << 62, (1 << 64) - 1])
+            elif op.kind == "mremap":
+                a[2] = self.rng.choice([0, 1 << 62, (1 << 64) - 1])
+                a[3] |= self.rng.choice([0, 8, 0x10])
+            elif op.kind == "mprotect":
+                a[2] = self.rng.choice([0x10, 0x3000000, 0x80])
+                if a[2] == 0x80:  # unknown bits: EINVAL before the lookup
+                    a[1] = self.rng.choice([a[1], 0])
+            else:
+                a[2] = self.rng.choice([7, 99, 1000])
+        return Op(op.kind, tuple(a), op.data)
+
+
+@dataclass
+class Divergence:
+    index: int
+    op: Op
+    model: Any
+    kernel: Any
+    what: str
+    detail: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        head = f"op {self.index}: {self.op}: {self.what}"
+        return "\n".join([head, f"  model:  {_short(self.model)}",
+                          f"  kernel: {_short(self.kernel)}", *self.detail])
+
+
+def _short(outcome: Any) -> str:
+    text = repr(outcome)
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+def normalised_maps(text: str) -> list[str]:
+    return [SHMEM_INODE.sub(" 00:01 * ", line) for line in text.splitlines()]
+
+
+def rss_of_ours(smaps: str, safe: Callable[[int, int], bool]) -> dict[tuple[int, int], int]:
+    return {
+        (e.start, e.end): e.fields.get("Rss", 0)
+        for e in parse_smaps(smaps)
+        if safe(e.start, e.end)
+    }
+
+
+def compare(model: Process, kernel: Any, gen: Generator, op: Op, index: int,
+            out_m: Any, out_k: Any) -> Divergence | None:
+    if out_m != out_k:
+        return Divergence(index, op, out_m, out_k, "different results")
+    mm, km = normalised_maps(model.maps()), normalised_maps(kernel.maps())
+    if mm != km:
+        diff = [f"  model-only:  {line}" for line in mm if line not in km][:6]
+        diff += [f"  kernel-only: {line}" for line in km if line not in mm][:6]
+        return Divergence(index, op, out_m, out_k, "/proc/pid/maps differ", diff)
+    rm, rk = rss_of_ours(model.smaps(), gen.safe), rss_of_ours(kernel.smaps(), gen.safe)
+    if rm != rk:
+        diff = [f"  {lo:x}-{hi:x} Rss model {rm.get((lo, hi))} kB, kernel {rk.get((lo, hi))} kB"
+                for lo, hi in sorted(set(rm) | set(rk)) if rm.get((lo, hi)) != rk.get((lo, hi))]
+        return Divergence(index, op, out_m, out_k, "smaps Rss differ", diff[:6])
+    return None
+
+
+def model_like(kernel: Any) -> Process:
+    """A model process seeded from the live helper's maps, smaps and resident pages."""
+    return Process.from_maps(
+        kernel.maps(), kernel.smaps(), resident=kernel.resident_pages(0, 1 << 47)
+    )
+
+
+def run_sequence(kernel: Any, seed: int, ops: int, mix: str = "default",
+                 check: bool = True) -> tuple[int, Divergence | None, list[Op]]:
+    """Run ``ops`` random calls on both sides; stop at the first divergence."""
+    model = model_like(kernel)
+    reserved = [(v.vm_start, v.vm_end) for v in model.vmas()]
+    gen = Generator(random.Random(seed), mix, reserved, model)
+    done: list[Op] = []
+    for index in range(ops):
+        op = gen.next()
+        done.append(op)
+        out_m, out_k = apply(model, op), apply(kernel, op)
+        if check:
+            model.check()
+        divergence = compare(model, kernel, gen, op, index, out_m, out_k)
+        if divergence is not None:
+            return index + 1, divergence, done
+    return ops, None, done

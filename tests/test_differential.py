@@ -1,0 +1,25 @@
+"""Differential runs: random call sequences on the model and the live kernel, compared
+after every call (results, errno, maps line for line, Rss, bytes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vmsim.verify.live import LiveProcess, live_kernel_available
+from vmsim.verify.randops import MIXES, run_sequence
+
+available, reason = live_kernel_available()
+pytestmark = [pytest.mark.live, pytest.mark.skipif(not available, reason=reason)]
+
+OPS_PER_SEED = 400
+
+
+@pytest.mark.parametrize("mix", MIXES)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_no_divergence(mix: str, seed: int) -> None:
+    with LiveProcess() as kernel:
+        count, divergence, ops = run_sequence(kernel, seed, OPS_PER_SEED, mix)
+    if divergence is not None:
+        tail = "\n".join(f"  {n}: {op}" for n, op in enumerate(ops))
+        pytest.fail(f"divergence after {count} ops (seed {seed}, mix {mix}):\n{divergence}\n"
+                    f"sequence:\n{tail}")
