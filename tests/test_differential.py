@@ -21,5 +21,7 @@ def test_no_divergence(mix: str, seed: int) -> None:
         count, divergence, ops = run_sequence(kernel, seed, OPS_PER_SEED, mix)
     if divergence is not None:
         tail = "\n".join(f"  {n}: {op}" for n, op in enumerate(ops))
-        pytest.fail(f"divergence after {count} ops (seed {seed}, mix {mix}):\n{divergence}\n"
-                    f"sequence:\n{tail}")
+        pytest.fail(
+            f"divergence after {count} ops (seed {seed}, mix {mix}):\n{divergence}\n"
+            f"sequence:\n{tail}"
+        )

@@ -280,7 +280,8 @@ def test_file_mapping(proc: LiveProcess, tmp_path: Path) -> None:
     assert proc.read(addr, len(contents)) == contents
     # The rest of the file's last page reads as zeros ...
     assert proc.read(addr + len(contents), 2 * PAGE - len(contents)) == bytes(
-        2 * PAGE - len(contents))
+        2 * PAGE - len(contents)
+    )
     line = maps_line(proc, addr)
     assert line is not None and line.endswith(str(path))
     # ... but a page wholly past EOF, though mapped, raises SIGBUS.
@@ -377,8 +378,11 @@ def _rss_lines(smaps: str) -> list[str]:
     # Pss and the Shared_* counts of library pages change with other processes; Rss,
     # Private_Dirty and Anonymous are this process's own.
     keep = ("Rss:", "Private_Dirty:", "Anonymous:", "Locked:")
-    return [line for line in smaps.splitlines()
-            if re.match(r"^[0-9a-f]+-", line) or line.startswith(keep)]
+    return [
+        line
+        for line in smaps.splitlines()
+        if re.match(r"^[0-9a-f]+-", line) or line.startswith(keep)
+    ]
 
 
 def test_close_kills_the_helper(live_ok: None) -> None:
