@@ -60,8 +60,13 @@ _OP_TOUCH = 15
 _SIGBUS = 7
 _SIGSEGV = 11
 _SEGV_CODES = {1: "SEGV_MAPERR", 2: "SEGV_ACCERR", 3: "SEGV_BNDERR", 4: "SEGV_PKUERR"}
-_BUS_CODES = {1: "BUS_ADRALN", 2: "BUS_ADRERR", 3: "BUS_OBJERR", 4: "BUS_MCEERR_AR",
-              5: "BUS_MCEERR_AO"}
+_BUS_CODES = {
+    1: "BUS_ADRALN",
+    2: "BUS_ADRERR",
+    3: "BUS_OBJERR",
+    4: "BUS_MCEERR_AR",
+    5: "BUS_MCEERR_AO",
+}
 # A non-canonical address is a general protection fault: SIGSEGV with SI_KERNEL, si_addr 0.
 _SI_KERNEL = 0x80
 
@@ -116,8 +121,12 @@ def helper_path() -> Path:
             src = Path(tmp + ".c")
             src.write_bytes(source)
             try:
-                done = subprocess.run([gcc, *_CFLAGS, "-o", tmp, str(src)],
-                                      capture_output=True, text=True, check=False)
+                done = subprocess.run(
+                    [gcc, *_CFLAGS, "-o", tmp, str(src)],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
             finally:
                 src.unlink(missing_ok=True)
             if done.returncode != 0:
@@ -151,8 +160,9 @@ class LiveProcess:
         argv = [env, "-i", str(path)]
         if not aslr:
             argv = [setarch, platform.machine(), "-R", *argv]
-        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      close_fds=True)
+        self._proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True
+        )
         # setarch and env exec() their argument, so the helper keeps this pid.
         self.pid: int = self._proc.pid
         assert self._proc.stdin is not None and self._proc.stdout is not None
@@ -173,8 +183,12 @@ class LiveProcess:
     def __enter__(self) -> LiveProcess:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.kill()
 
     def close(self, fd: int | None = None) -> None:
@@ -210,8 +224,9 @@ class LiveProcess:
             return "still running, closed its stdout"
         return f"killed by signal {-rc}" if rc < 0 else f"exit status {rc}"
 
-    def _request(self, op: int, *args: int, payload: bytes = b"") -> tuple[int, int, int, int, int,
-                                                                          bytes]:
+    def _request(
+        self, op: int, *args: int, payload: bytes = b""
+    ) -> tuple[int, int, int, int, int, bytes]:
         """Send one request; return (ret, errno, sig, code, addr, data) and set last_ns."""
         if not self._finalizer.alive:
             raise RuntimeError("the helper process has been closed")
@@ -220,7 +235,7 @@ class LiveProcess:
         try:
             view = memoryview(msg)
             while view:
-                view = view[os.write(self._wfd, view):]
+                view = view[os.write(self._wfd, view) :]
         except BrokenPipeError:
             raise RuntimeError(f"helper exited unexpectedly ({self._describe_exit()})") from None
         ret, err, ns, sig, code, addr, length, _pad = _RESP.unpack(self._recv_exact(_RESP.size))
@@ -247,15 +262,17 @@ class LiveProcess:
 
     # -- the system calls -----------------------------------------------------------------
 
-    def mmap(self, addr: int, length: int, prot: int, flags: int, fd: int = -1,
-             offset: int = 0) -> int:
+    def mmap(
+        self, addr: int, length: int, prot: int, flags: int, fd: int = -1, offset: int = 0
+    ) -> int:
         return self._call(_OP_MMAP, addr, length, prot, flags, fd, offset) & U64
 
     def munmap(self, addr: int, length: int) -> None:
         self._call(_OP_MUNMAP, addr, length)
 
-    def mremap(self, old_address: int, old_size: int, new_size: int, flags: int = 0,
-               new_address: int = 0) -> int:
+    def mremap(
+        self, old_address: int, old_size: int, new_size: int, flags: int = 0, new_address: int = 0
+    ) -> int:
         return self._call(_OP_MREMAP, old_address, old_size, new_size, flags, new_address) & U64
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
@@ -282,8 +299,9 @@ class LiveProcess:
         """setrlimit() in the helper; -1 stands for RLIM_INFINITY."""
         self._call(_OP_SETRLIMIT, resource, soft, hard)
 
-    def open(self, path: str | bytes | os.PathLike[str], flags: int = os.O_RDWR,
-             mode: int = 0o600) -> int:
+    def open(
+        self, path: str | bytes | os.PathLike[str], flags: int = os.O_RDWR, mode: int = 0o600
+    ) -> int:
         """Open a file in the helper; returns the helper's fd, for mmap()."""
         raw = os.fsencode(path)
         if b"\0" in raw or len(raw) >= IO_MAX:
@@ -317,7 +335,7 @@ class LiveProcess:
         view = memoryview(bytes(data))
         total_ns = 0
         for pos in range(0, len(view), IO_MAX):
-            chunk = view[pos:pos + IO_MAX]
+            chunk = view[pos : pos + IO_MAX]
             self._access(_OP_WRITE, addr + pos, len(chunk), payload=bytes(chunk))
             total_ns += self.last_ns
         self.last_ns = total_ns
@@ -359,14 +377,15 @@ class LiveProcess:
             for lo, hi in self._mapped_ranges(start, end):
                 for base in range(lo, hi, _PAGEMAP_CHUNK * PAGE_SIZE):
                     top = min(hi, base + _PAGEMAP_CHUNK * PAGE_SIZE)
-                    raw = os.pread(f.fileno(), (top - base) // PAGE_SIZE * 8,
-                                   base // PAGE_SIZE * 8)
+                    raw = os.pread(f.fileno(), (top - base) // PAGE_SIZE * 8, base // PAGE_SIZE * 8)
                     # Short (empty) above TASK_SIZE, e.g. for [vsyscall]: nothing present.
                     entries = memoryview(raw).cast("Q")
-                    present += [(base + i * PAGE_SIZE, e) for i, e in enumerate(entries)
-                                if e & _PM_PRESENT]
-        shared_file = {e & _PM_PFN_MASK for _a, e in present
-                       if e & _PM_FILE and not e & _PM_EXCLUSIVE}
+                    present += [
+                        (base + i * PAGE_SIZE, e) for i, e in enumerate(entries) if e & _PM_PRESENT
+                    ]
+        shared_file = {
+            e & _PM_PFN_MASK for _a, e in present if e & _PM_FILE and not e & _PM_EXCLUSIVE
+        }
         zero = _zero_pfns(shared_file)
         out = []
         for addr, e in present:

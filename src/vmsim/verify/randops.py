@@ -50,10 +50,13 @@ from ..uapi import (
     PROT_NONE,
     PROT_READ,
     PROT_WRITE,
+    PUD_SIZE,
 )
 
-ARENA_LO = 0x7FFFF0000000  # where MAP_FIXED lands: among the top-down mmaps
+ARENA_LO = 0x7FFFF0000000  # where MAP_FIXED mostly lands: among the top-down mmaps
 ARENA_HI = 0x7FFFF7800000
+SAFE_LO = 0x7FFF00000000  # nothing of the helper's lives in [SAFE_LO, its libraries)
+SAFE_HI = 0x7FFFF7800000 + (1 << 30)
 MIXES = ("default", "mremap", "huge", "bad")
 SHMEM_INODE = re.compile(r" 00:01 \d+ +")
 
@@ -61,11 +64,18 @@ SHMEM_INODE = re.compile(r" 00:01 \d+ +")
 class Side(Protocol):
     """What both the model and the live helper offer."""
 
-    def mmap(self, addr: int, length: int, prot: int, flags: int, fd: int = ...,
-             offset: int = ...) -> int: ...
+    def mmap(
+        self, addr: int, length: int, prot: int, flags: int, fd: int = ..., offset: int = ...
+    ) -> int: ...
     def munmap(self, addr: int, length: int) -> None: ...
-    def mremap(self, old_address: int, old_size: int, new_size: int, flags: int = ...,
-               new_address: int = ...) -> int: ...
+    def mremap(
+        self,
+        old_address: int,
+        old_size: int,
+        new_size: int,
+        flags: int = ...,
+        new_address: int = ...,
+    ) -> int: ...
     def mprotect(self, addr: int, length: int, prot: int) -> None: ...
     def madvise(self, addr: int, length: int, advice: int) -> None: ...
     def brk(self, addr: int) -> int: ...
@@ -115,18 +125,18 @@ class Generator:
 
     def ours(self) -> list[tuple[int, int]]:
         return [
-            (v.vm_start, v.vm_end)
-            for v in self.model.vmas()
-            if self.safe(v.vm_start, v.vm_end)
+            (v.vm_start, v.vm_end) for v in self.model.vmas() if self.safe(v.vm_start, v.vm_end)
         ]
 
     def safe(self, start: int, end: int) -> bool:
-        if end <= start or end > ARENA_HI + (1 << 30) or start < ARENA_LO - (1 << 30):
+        if end <= start or end > SAFE_HI or start < SAFE_LO:
             return False
         return all(end <= lo or start >= hi for lo, hi in self.reserved)
 
     def length(self) -> int:
         r = self.rng.random()
+        if self.mix == "huge" and r < 0.05:
+            return PUD_SIZE  # whole PUD entries move when both ends are 1 GiB aligned
         if self.mix == "huge" and r < 0.5:
             return PMD_SIZE * self.rng.randint(1, 3) + (0 if r < 0.4 else PAGE_SIZE)
         if r < 0.05:
@@ -141,16 +151,19 @@ class Generator:
                 lo, hi = self.rng.choice(ours)
                 base = self.rng.choice([lo, hi, lo + (hi - lo) // 2 // PAGE_SIZE * PAGE_SIZE])
                 addr = base + PAGE_SIZE * self.rng.randint(-4, 4)
+            elif length >= PUD_SIZE:
+                addr = self.rng.randrange(SAFE_LO, SAFE_LO + (2 << 30), PUD_SIZE)
             else:
                 align = PMD_SIZE if self.mix == "huge" else PAGE_SIZE
                 addr = self.rng.randrange(ARENA_LO, ARENA_HI, align)
             if self.safe(addr, addr + max(length, PAGE_SIZE)):
                 return addr
-        return ARENA_LO
+        return SAFE_LO
 
     def prot(self) -> int:
-        return self.rng.choice([PROT_READ | PROT_WRITE] * 4 + [PROT_READ, PROT_NONE,
-                               PROT_READ | PROT_EXEC, PROT_WRITE])
+        return self.rng.choice(
+            [PROT_READ | PROT_WRITE] * 4 + [PROT_READ, PROT_NONE, PROT_READ | PROT_EXEC, PROT_WRITE]
+        )
 
     def next(self) -> Op:
         weights = {
@@ -208,12 +221,17 @@ class Generator:
         else:
             new = old + self.length()
         if self.mix == "huge" and self.rng.random() < 0.4:
-            new = PMD_SIZE * self.rng.randint(1, 4)
+            new = PMD_SIZE * self.rng.randint(1, 4) if old < PUD_SIZE else old
         if not self.safe(addr, addr + old):
             old = min(old, hi - addr)
         flags = self.rng.choice(
-            [0, MREMAP_MAYMOVE, MREMAP_MAYMOVE, MREMAP_MAYMOVE | MREMAP_FIXED,
-             MREMAP_MAYMOVE | MREMAP_DONTUNMAP]
+            [
+                0,
+                MREMAP_MAYMOVE,
+                MREMAP_MAYMOVE,
+                MREMAP_MAYMOVE | MREMAP_FIXED,
+                MREMAP_MAYMOVE | MREMAP_DONTUNMAP,
+            ]
         )
         new_addr = 0
         if flags & MREMAP_DONTUNMAP:
@@ -233,9 +251,19 @@ class Generator:
 
     def gen_madvise(self) -> Op:
         advice = self.rng.choice(
-            [MADV_DONTNEED] * 4 + [MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
-             MADV_DONTFORK, MADV_DOFORK, MADV_DONTDUMP, MADV_DODUMP, MADV_POPULATE_READ,
-             MADV_POPULATE_WRITE]
+            [MADV_DONTNEED] * 4
+            + [
+                MADV_NORMAL,
+                MADV_RANDOM,
+                MADV_SEQUENTIAL,
+                MADV_WILLNEED,
+                MADV_DONTFORK,
+                MADV_DOFORK,
+                MADV_DONTDUMP,
+                MADV_DODUMP,
+                MADV_POPULATE_READ,
+                MADV_POPULATE_WRITE,
+            ]
         )
         length = self.length()
         return Op("madvise", (self.address(length), length, advice))
@@ -251,12 +279,14 @@ class Generator:
 
     def gen_read(self) -> Op:
         n = self.rng.choice([1, 8, 100, PAGE_SIZE, 2 * PAGE_SIZE + 7])
-        return Op("read", (self.address(n) + self.rng.randrange(0, PAGE_SIZE, 8), n))
+        # The range checked covers the offset too: a store must never reach the helper.
+        return Op("read", (self.address(n + PAGE_SIZE) + self.rng.randrange(0, PAGE_SIZE, 8), n))
 
     def gen_write(self) -> Op:
         n = self.rng.choice([1, 8, 100, PAGE_SIZE, 2 * PAGE_SIZE + 7])
         data = bytes([self.rng.randrange(1, 256)]) * n
-        return Op("write", (self.address(n) + self.rng.randrange(0, PAGE_SIZE, 8),), data)
+        addr = self.address(n + PAGE_SIZE) + self.rng.randrange(0, PAGE_SIZE, 8)
+        return Op("write", (addr,), data)
 
     def spoil(self, op: Op) -> Op:
         """Bad arguments that fail in parameter checks, before any mapping is looked at."""
@@ -293,8 +323,14 @@ class Divergence:
 
     def __str__(self) -> str:
         head = f"op {self.index}: {self.op}: {self.what}"
-        return "\n".join([head, f"  model:  {_short(self.model)}",
-                          f"  kernel: {_short(self.kernel)}", *self.detail])
+        return "\n".join(
+            [
+                head,
+                f"  model:  {_short(self.model)}",
+                f"  kernel: {_short(self.kernel)}",
+                *self.detail,
+            ]
+        )
 
 
 def _short(outcome: Any) -> str:
@@ -308,14 +344,13 @@ def normalised_maps(text: str) -> list[str]:
 
 def rss_of_ours(smaps: str, safe: Callable[[int, int], bool]) -> dict[tuple[int, int], int]:
     return {
-        (e.start, e.end): e.fields.get("Rss", 0)
-        for e in parse_smaps(smaps)
-        if safe(e.start, e.end)
+        (e.start, e.end): e.fields.get("Rss", 0) for e in parse_smaps(smaps) if safe(e.start, e.end)
     }
 
 
-def compare(model: Process, kernel: Any, gen: Generator, op: Op, index: int,
-            out_m: Any, out_k: Any) -> Divergence | None:
+def compare(
+    model: Process, kernel: Any, gen: Generator, op: Op, index: int, out_m: Any, out_k: Any
+) -> Divergence | None:
     if out_m != out_k:
         return Divergence(index, op, out_m, out_k, "different results")
     mm, km = normalised_maps(model.maps()), normalised_maps(kernel.maps())
@@ -325,8 +360,11 @@ def compare(model: Process, kernel: Any, gen: Generator, op: Op, index: int,
         return Divergence(index, op, out_m, out_k, "/proc/pid/maps differ", diff)
     rm, rk = rss_of_ours(model.smaps(), gen.safe), rss_of_ours(kernel.smaps(), gen.safe)
     if rm != rk:
-        diff = [f"  {lo:x}-{hi:x} Rss model {rm.get((lo, hi))} kB, kernel {rk.get((lo, hi))} kB"
-                for lo, hi in sorted(set(rm) | set(rk)) if rm.get((lo, hi)) != rk.get((lo, hi))]
+        diff = [
+            f"  {lo:x}-{hi:x} Rss model {rm.get((lo, hi))} kB, kernel {rk.get((lo, hi))} kB"
+            for lo, hi in sorted(set(rm) | set(rk))
+            if rm.get((lo, hi)) != rk.get((lo, hi))
+        ]
         return Divergence(index, op, out_m, out_k, "smaps Rss differ", diff[:6])
     return None
 
@@ -338,8 +376,9 @@ def model_like(kernel: Any) -> Process:
     )
 
 
-def run_sequence(kernel: Any, seed: int, ops: int, mix: str = "default",
-                 check: bool = True) -> tuple[int, Divergence | None, list[Op]]:
+def run_sequence(
+    kernel: Any, seed: int, ops: int, mix: str = "default", check: bool = True
+) -> tuple[int, Divergence | None, list[Op]]:
     """Run ``ops`` random calls on both sides; stop at the first divergence."""
     model = model_like(kernel)
     reserved = [(v.vm_start, v.vm_end) for v in model.vmas()]
