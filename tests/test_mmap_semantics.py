@@ -212,3 +212,22 @@ def test_map_count_limit() -> None:
         p.mmap(base + i * 2 * PAGE, PAGE, RW, ANON | MAP_FIXED)
     p.mmap(base - 2 * PAGE, PAGE, RW, ANON | MAP_FIXED)  # 65531st: allowed
     assert errno_of(p.mmap, base - 4 * PAGE, PAGE, RW, ANON | MAP_FIXED) == errno.ENOMEM
+
+
+def test_rlimit_as_and_data() -> None:
+    """mremap-semantics §6-13: RLIMIT_AS and RLIMIT_DATA stop growth; read-only growth ignores
+    RLIMIT_DATA."""
+    from vmsim import MREMAP_MAYMOVE
+    from vmsim.mm.mm_types import RLIMIT_AS, RLIMIT_DATA
+
+    p = Process()
+    a = p.mmap(0, 4 * PAGE, RW, ANON)
+    p.setrlimit(RLIMIT_AS, (p.mm.total_vm << 12) + 8 * PAGE, -1)
+    assert errno_of(p.mremap, a, 4 * PAGE, 16 * PAGE, MREMAP_MAYMOVE) == errno.ENOMEM
+    assert p.mremap(a, 4 * PAGE, 12 * PAGE, MREMAP_MAYMOVE)
+    q = Process()
+    b = q.mmap(0, 4 * PAGE, RW, ANON)
+    r = q.mmap(0, 4 * PAGE, PROT_READ, ANON)
+    q.setrlimit(RLIMIT_DATA, (q.mm.data_vm << 12) + 8 * PAGE, -1)
+    assert errno_of(q.mremap, b, 4 * PAGE, 16 * PAGE, MREMAP_MAYMOVE) == errno.ENOMEM
+    assert q.mremap(r, 4 * PAGE, 16 * PAGE, MREMAP_MAYMOVE)

@@ -160,6 +160,13 @@ class Process:
         call = f"mseal({fmt.ptr(_u64(addr))}, {_u64(length)}, {flags})" if self.strace else ""
         self._syscall(call, False, lambda: do_mseal(self.mm, _u64(addr), _u64(length), flags) or 0)
 
+    def setrlimit(self, resource: int, soft: int, hard: int) -> None:
+        """Change a limit the mm code consults (RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, ...).
+
+        As in the kernel, a new RLIMIT_STACK does not move mmap_base: that was chosen at exec.
+        """
+        self.mm.rlimits[resource] = (_u64(soft), _u64(hard))
+
     # -- memory -------------------------------------------------------------------------
     def read(self, addr: int, n: int) -> bytes:
         """A user-mode load: faults pages in, raises SegmentationFault where the CPU would."""
