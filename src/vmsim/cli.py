@@ -118,8 +118,9 @@ def demo(scenario: str, depth: int | None, as_json: bool) -> None:
     show_default=True,
     help="What the random calls aim at.",
 )
+@click.option("--check", is_flag=True, help="Also check the model's invariants after every call.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
-def verify(ops: int, seed: int, seeds: int, mix: str, as_json: bool) -> None:
+def verify(ops: int, seed: int, seeds: int, mix: str, check: bool, as_json: bool) -> None:
     """Run random call sequences on the live kernel and the model; report any divergence."""
     from .verify.live import LiveProcess, live_kernel_available
     from .verify.randops import run_sequence
@@ -133,7 +134,7 @@ def verify(ops: int, seed: int, seeds: int, mix: str, as_json: bool) -> None:
         for s in range(seed, seed + seeds):
             try:
                 with LiveProcess() as kernel:
-                    done, divergence, _ = run_sequence(kernel, s, ops, name)
+                    done, divergence, _ = run_sequence(kernel, s, ops, name, check)
             except RuntimeError as err:  # the helper died: report it as a divergence
                 done, divergence = 0, f"the live helper failed: {err}"
             results.append(
