@@ -17,6 +17,7 @@ from .fs.proc.parse import MapsEntry, parse_maps, parse_smaps
 from .mm import vma as vmalib
 from .mm.memory import map_page
 from .mm.mm_types import AnonVma, VmAreaStruct
+from .mm.mmap import vm_stat_account
 from .mm.page import Page
 from .mm.vm_flags import (
     MNEMONIC_TO_FLAG,
@@ -35,9 +36,6 @@ from .mm.vm_flags import (
     VM_READ,
     VM_SHARED,
     VM_WRITE,
-    is_data_mapping,
-    is_exec_mapping,
-    is_stack_mapping,
 )
 from .uapi import O_RDONLY, O_RDWR, PAGE_SHIFT
 
@@ -134,13 +132,7 @@ def restore_process(
 
 def _account(mm: Any, vma: VmAreaStruct) -> None:
     pages = vma.pages()
-    mm.total_vm += pages
-    if is_exec_mapping(vma.vm_flags):
-        mm.exec_vm += pages
-    elif is_stack_mapping(vma.vm_flags):
-        mm.stack_vm += pages
-    elif is_data_mapping(vma.vm_flags):
-        mm.data_vm += pages
+    vm_stat_account(mm, vma.vm_flags, pages)
     if vma.vm_flags & VM_LOCKED:
         mm.locked_vm += pages
     if vma.vm_flags & VM_ACCOUNT:
