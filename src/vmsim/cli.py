@@ -9,7 +9,7 @@ import click
 
 from . import demo as demolib
 from .kernel.trace import Trace
-from .verify.randops import MIXES
+from .verify.randops import ALL_MIXES, MIXES
 
 
 def _emit(text: str, style: str | None = None) -> None:
@@ -113,10 +113,10 @@ def demo(scenario: str, depth: int | None, as_json: bool) -> None:
 @click.option("--seeds", type=int, default=1, show_default=True, help="How many seeds.")
 @click.option(
     "--mix",
-    type=click.Choice(["all", *MIXES]),
+    type=click.Choice(["all", *ALL_MIXES]),
     default="all",
     show_default=True,
-    help="What the random calls aim at.",
+    help="What the random calls aim at ('all' is every mix but 'files').",
 )
 @click.option("--check", is_flag=True, help="Also check the model's invariants after every call.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
