@@ -286,3 +286,44 @@ def test_mlocked_growth_is_populated(p: Process, hole: int) -> None:
     smaps = p.smaps()
     assert "Rss:                  64 kB" in smaps
     assert "Locked:               64 kB" in smaps
+
+
+def test_map_count_thresholds_per_kind_of_call() -> None:
+    """mremap-semantics §6-12: the headroom each kind of call needs near vm.max_map_count."""
+    p = Process()
+    base = 0x100000000000
+    page = 4 * K
+    a = p.mmap(base - 64 * page, 4 * page, RW, ANON | MAP_FIXED)
+    p.mmap(a + 4 * page, page, PROT_READ, ANON | MAP_FIXED)  # blocks growth in place
+    n = 0
+    while p.mm.map_count < 65524:
+        p.mmap(base + n * 2 * page, page, RW, ANON | MAP_FIXED)
+        n += 1
+
+    def at(count: int) -> None:
+        nonlocal n
+        while p.mm.map_count < count:
+            p.mmap(base + n * 2 * page, page, RW, ANON | MAP_FIXED)
+            n += 1
+        assert p.mm.map_count == count
+
+    fixed = MREMAP_MAYMOVE | MREMAP_FIXED
+    dst = base - 32 * page
+    at(65524)
+    b = p.mremap(a, 4 * page, 4 * page, fixed, dst)  # FIXED move still fits
+    p.mremap(b, 4 * page, 4 * page, fixed, a)
+    at(65525)
+    assert errno_of(p.mremap, a, 4 * page, 4 * page, fixed, dst) == errno.ENOMEM
+    assert errno_of(p.mremap, a, 4 * page, 4 * page, MREMAP_MAYMOVE | MREMAP_DONTUNMAP) == (
+        errno.ENOMEM
+    )
+    at(65526)
+    moved = p.mremap(a, 4 * page, 8 * page, MREMAP_MAYMOVE)  # growth that must move
+    p.munmap(moved, 8 * page)
+    a = p.mmap(base - 64 * page, 4 * page, RW, ANON | MAP_FIXED)
+    at(65527)
+    assert errno_of(p.mremap, a, 4 * page, 8 * page, MREMAP_MAYMOVE) == errno.ENOMEM
+    at(65531)
+    assert p.mremap(a, 4 * page, 4 * page, 0) == a  # same size
+    assert p.mremap(a, 4 * page, 2 * page, 0) == a  # shrink
+    p.check()
