@@ -123,18 +123,19 @@ def demo(scenario: str, depth: int | None, as_json: bool) -> None:
 def verify(ops: int, seed: int, seeds: int, mix: str, check: bool, as_json: bool) -> None:
     """Run random call sequences on the live kernel and the model; report any divergence."""
     from .verify.live import LiveProcess, live_kernel_available
-    from .verify.randops import run_sequence
+    from .verify.randops import Coverage, run_sequence
 
     ok, why = live_kernel_available()
     if not ok:
         raise click.ClickException(f"the live kernel cannot be used here: {why}")
     mixes = list(MIXES) if mix == "all" else [mix]
     results = []
+    coverage = Coverage()
     for name in mixes:
         for s in range(seed, seed + seeds):
             try:
                 with LiveProcess() as kernel:
-                    done, divergence, _ = run_sequence(kernel, s, ops, name, check)
+                    done, divergence, _ = run_sequence(kernel, s, ops, name, check, coverage)
             except RuntimeError as err:  # the helper died: report it as a divergence
                 done, divergence = 0, f"the live helper failed: {err}"
             results.append(
@@ -148,7 +149,16 @@ def verify(ops: int, seed: int, seeds: int, mix: str, check: bool, as_json: bool
             if not as_json:
                 state = "ok" if divergence is None else f"DIVERGED\n{divergence}"
                 _emit(f"{name:>8} seed {s}: {done} ops {state}")
+    summary = {
+        "calls": dict(coverage.calls),
+        "errors": dict(coverage.errors),
+        "mremap_paths": dict(coverage.mremap_paths),
+        "page_table_entries_moved": dict(coverage.moved),
+    }
     if as_json:
-        click.echo(json.dumps(results, indent=2))
+        click.echo(json.dumps({"runs": results, "coverage": summary}, indent=2))
+    else:
+        for title, table in summary.items():
+            _emit(f"{title}: " + ", ".join(f"{k} {v}" for k, v in sorted(table.items())))
     if any(r["divergence"] for r in results):
         sys.exit(1)

@@ -14,6 +14,7 @@ import os
 import random
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 from ..errors import SegmentationFault
 from ..fs.file import OpenFile
 from ..fs.proc.parse import parse_smaps
+from ..kernel.trace import Trace
 from ..process import Process
 from ..uapi import (
     MADV_DODUMP,
@@ -398,7 +400,12 @@ def model_like(kernel: Any) -> Process:
 
 
 def run_sequence(
-    kernel: Any, seed: int, ops: int, mix: str = "default", check: bool = True
+    kernel: Any,
+    seed: int,
+    ops: int,
+    mix: str = "default",
+    check: bool = True,
+    coverage: Coverage | None = None,
 ) -> tuple[int, Divergence | None, list[Op]]:
     """Run ``ops`` random calls on both sides; stop at the first divergence."""
     model = model_like(kernel)
@@ -406,7 +413,7 @@ def run_sequence(
     gen = Generator(random.Random(seed), mix, reserved, model)
     with tempfile.TemporaryDirectory(prefix="vmsim-") as tmp:
         gen.fd = open_test_file(model, kernel, os.path.join(tmp, "data"), seed)
-        return _run(model, kernel, gen, ops, check)
+        return _run(model, kernel, gen, ops, check, coverage)
 
 
 def open_test_file(model: Process, kernel: Any, path: str, seed: int) -> int:
@@ -422,14 +429,74 @@ def open_test_file(model: Process, kernel: Any, path: str, seed: int) -> int:
     return fd
 
 
+@dataclass
+class Coverage:
+    """What a run exercised: calls and errno by syscall, mremap paths, page-table levels."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    mremap_paths: Counter[str] = field(default_factory=Counter)
+    moved: Counter[str] = field(default_factory=Counter)
+
+    def record(self, op: Op, outcome: tuple[Any, ...], trace: Trace | None) -> None:
+        self.calls[op.kind] += 1
+        if outcome[0] in ("errno", "signal"):
+            self.errors[f"{op.kind} {outcome[1 if outcome[0] == 'errno' else 2]}"] += 1
+        if trace is not None and outcome[0] == "ok":
+            self.mremap_paths[mremap_path(op, trace)] += 1
+            self.moved.update(trace.counters)
+
+    def merge(self, other: Coverage) -> None:
+        for mine, theirs in zip(astuple_counters(self), astuple_counters(other), strict=True):
+            mine.update(theirs)
+
+
+def astuple_counters(cov: Coverage) -> tuple[Counter[str], ...]:
+    return (cov.calls, cov.errors, cov.mremap_paths, cov.moved)
+
+
+def mremap_path(op: Op, trace: Trace) -> str:
+    """Which of mremap's paths a successful call took, from the model's call flow."""
+    names = set(trace.names())
+    flags = op.args[3]
+    if "remap_move" in names:
+        pieces = len(trace.find("mremap_to"))
+        kind = "FIXED+DONTUNMAP" if flags & MREMAP_DONTUNMAP else "FIXED"
+        return f"multi-VMA {kind}" if pieces > 1 else f"{kind} move"
+    if flags & MREMAP_DONTUNMAP:
+        return "DONTUNMAP move"
+    if "mremap_to" in names:
+        return "FIXED resize+move"
+    if "expand_vma_in_place" in names:
+        return "expand in place"
+    if "move_vma" in names:
+        return "duplicate (old_size 0)" if op.args[1] == 0 else "move"
+    if "shrink_vma" in names:
+        return "shrink"
+    return "no resize"
+
+
 def _run(
-    model: Process, kernel: Any, gen: Generator, ops: int, check: bool
+    model: Process,
+    kernel: Any,
+    gen: Generator,
+    ops: int,
+    check: bool,
+    coverage: Coverage | None = None,
 ) -> tuple[int, Divergence | None, list[Op]]:
     done: list[Op] = []
     for index in range(ops):
         op = gen.next()
         done.append(op)
-        out_m, out_k = apply(model, op), apply(kernel, op)
+        trace = Trace() if coverage is not None and op.kind == "mremap" else None
+        if trace is not None:
+            with trace:
+                out_m = apply(model, op)
+        else:
+            out_m = apply(model, op)
+        out_k = apply(kernel, op)
+        if coverage is not None:
+            coverage.record(op, out_m, trace)
         if check:
             model.check()
         divergence = compare(model, kernel, gen, op, index, out_m, out_k)
