@@ -119,15 +119,50 @@ def demo(scenario: str, depth: int | None, as_json: bool) -> None:
     help="What the random calls aim at ('all' is every mix but 'files').",
 )
 @click.option("--check", is_flag=True, help="Also check the model's invariants after every call.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="vmsim-divergences",
+    show_default=True,
+    help="Where shrunk reproducers of divergences are written.",
+)
+@click.option(
+    "--replay",
+    "replay_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Rerun a reproducer (.json) instead of random sequences.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
-def verify(ops: int, seed: int, seeds: int, mix: str, check: bool, as_json: bool) -> None:
-    """Run random call sequences on the live kernel and the model; report any divergence."""
+def verify(
+    ops: int,
+    seed: int,
+    seeds: int,
+    mix: str,
+    check: bool,
+    out: str,
+    replay_file: str | None,
+    as_json: bool,
+) -> None:
+    """Run random call sequences on the live kernel and the model; report any divergence,
+    shrunk to a small reproducer (JSON for --replay, a Python script and a C program)."""
+    from pathlib import Path
+
     from .verify.live import LiveProcess, live_kernel_available
     from .verify.randops import Coverage, run_sequence
+    from .verify.shrink import load_ops, replay, shrink, write_reproducer
 
     ok, why = live_kernel_available()
     if not ok:
         raise click.ClickException(f"the live kernel cannot be used here: {why}")
+    if replay_file is not None:
+        try:
+            calls = load_ops(Path(replay_file))
+        except ValueError as err:
+            raise click.ClickException(str(err)) from None
+        found = replay(calls, LiveProcess)
+        _emit(f"{len(calls)} calls: " + ("no divergence" if found is None else f"\n{found}"))
+        sys.exit(0 if found is None else 1)
     mixes = list(MIXES) if mix == "all" else [mix]
     results = []
     coverage = Coverage()
@@ -135,9 +170,18 @@ def verify(ops: int, seed: int, seeds: int, mix: str, check: bool, as_json: bool
         for s in range(seed, seed + seeds):
             try:
                 with LiveProcess() as kernel:
-                    done, divergence, _ = run_sequence(kernel, s, ops, name, check, coverage)
+                    done, divergence, calls_run = run_sequence(
+                        kernel, s, ops, name, check, coverage
+                    )
             except RuntimeError as err:  # the helper died: report it as a divergence
-                done, divergence = 0, f"the live helper failed: {err}"
+                done, divergence, calls_run = 0, f"the live helper failed: {err}", []
+            if divergence is not None and not isinstance(divergence, str):
+                small = shrink(calls_run, lambda calls: replay(calls, LiveProcess))
+                again = replay(small, LiveProcess) or divergence
+                files = write_reproducer(small, again, Path(out) / f"{name}-seed{s}")
+                divergence = f"{again}\nshrunk to {len(small)} calls: " + ", ".join(
+                    str(f) for f in files
+                )
             results.append(
                 {
                     "mix": name,
