@@ -157,10 +157,6 @@ def count(counter: str, n: int = 1) -> None:
         trace.counters[counter] += n
 
 
-def tracing() -> bool:
-    return _active is not None
-
-
 def hexargs(*values: Any) -> str:
     """Render integer arguments the way the trace prints them."""
     return ", ".join(format_result(v) or "0" for v in values)

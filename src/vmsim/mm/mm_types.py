@@ -12,7 +12,7 @@ from ..arch.x86.pgtable import PageTables
 from ..fs.file import OpenFile
 from ..lib.maple_tree import MapleTree
 from ..uapi import PAGE_SHIFT
-from .vm_flags import VM_GROWSDOWN, VM_MAYSHARE, VM_SHARED
+from .vm_flags import VM_GROWSDOWN
 
 _anon_vma_ids = itertools.count(1)
 
@@ -74,9 +74,6 @@ class VmAreaStruct:
 
     def is_anonymous(self) -> bool:  # vma_is_anonymous()
         return self.vm_file is None and self.special is None
-
-    def is_shared(self) -> bool:
-        return bool(self.vm_flags & (VM_SHARED | VM_MAYSHARE))
 
     def pgoff_of(self, addr: int) -> int:  # linear_page_index()
         return self.vm_pgoff + ((addr - self.vm_start) >> PAGE_SHIFT)

@@ -446,14 +446,6 @@ class Coverage:
             self.mremap_paths[mremap_path(op, trace)] += 1
             self.moved.update(trace.counters)
 
-    def merge(self, other: Coverage) -> None:
-        for mine, theirs in zip(astuple_counters(self), astuple_counters(other), strict=True):
-            mine.update(theirs)
-
-
-def astuple_counters(cov: Coverage) -> tuple[Counter[str], ...]:
-    return (cov.calls, cov.errors, cov.mremap_paths, cov.moved)
-
 
 def mremap_path(op: Op, trace: Trace) -> str:
     """Which of mremap's paths a successful call took, from the model's call flow."""

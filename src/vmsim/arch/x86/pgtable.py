@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 Table = dict[int, Any]
 LEVEL_SHIFTS = (PGDIR_SHIFT, PUD_SHIFT, PMD_SHIFT, PAGE_SHIFT)
-LEVEL_NAMES = ("pgd", "pud", "pmd", "pte")
 PTRS_PER_TABLE = 512
 
 
@@ -96,10 +95,6 @@ class PageTables:
         if start < end:
             yield from _walk(self.pgd, 0, 0, start, end)
 
-    def tables(self) -> Iterator[tuple[str, int]]:
-        """Every allocated table below the PGD as (level name, base address)."""
-        yield from _tables(self.pgd, 0, 0)
-
     def free_pgtables(self, start: int, end: int, floor: int, ceiling: int) -> None:
         """Drop the tables of [start, end) that no VMA in [floor, ceiling) still needs.
 
@@ -129,16 +124,6 @@ def _walk(table: Table, level: int, base: int, start: int, end: int) -> Iterator
             yield addr, table[i]
         else:
             yield from _walk(table[i], level + 1, addr, start, end)
-
-
-def _tables(table: Table, level: int, base: int) -> Iterator[tuple[str, int]]:
-    if level == 3:
-        return
-    shift = LEVEL_SHIFTS[level]
-    for i in sorted(table):
-        addr = base + (i << shift)
-        yield LEVEL_NAMES[level + 1], addr
-        yield from _tables(table[i], level + 1, addr)
 
 
 def _free(
