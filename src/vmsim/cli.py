@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import click
 
@@ -133,6 +136,7 @@ def demo(scenario: str, depth: int | None, as_json: bool) -> None:
     default=None,
     help="Rerun a reproducer (.json) instead of random sequences.",
 )
+@click.option("--jobs", type=int, default=1, show_default=True, help="Seeds run in parallel.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 def verify(
     ops: int,
@@ -142,6 +146,7 @@ def verify(
     check: bool,
     out: str,
     replay_file: str | None,
+    jobs: int,
     as_json: bool,
 ) -> None:
     """Run random call sequences on the live kernel and the model; report any divergence,
@@ -149,8 +154,8 @@ def verify(
     from pathlib import Path
 
     from .verify.live import LiveProcess, live_kernel_available
-    from .verify.randops import Coverage, run_sequence
-    from .verify.shrink import load_ops, replay, shrink, write_reproducer
+    from .verify.randops import Coverage
+    from .verify.shrink import load_ops, replay
 
     ok, why = live_kernel_available()
     if not ok:
@@ -164,35 +169,24 @@ def verify(
         _emit(f"{len(calls)} calls: " + ("no divergence" if found is None else f"\n{found}"))
         sys.exit(0 if found is None else 1)
     mixes = list(MIXES) if mix == "all" else [mix]
+    jobs_list = [(name, s) for name in mixes for s in range(seed, seed + seeds)]
     results = []
     coverage = Coverage()
-    for name in mixes:
-        for s in range(seed, seed + seeds):
-            try:
-                with LiveProcess() as kernel:
-                    done, divergence, calls_run = run_sequence(
-                        kernel, s, ops, name, check, coverage
-                    )
-            except RuntimeError as err:  # the helper died: report it as a divergence
-                done, divergence, calls_run = 0, f"the live helper failed: {err}", []
-            if divergence is not None and not isinstance(divergence, str):
-                small = shrink(calls_run, lambda calls: replay(calls, LiveProcess))
-                again = replay(small, LiveProcess) or divergence
-                files = write_reproducer(small, again, Path(out) / f"{name}-seed{s}")
-                divergence = f"{again}\nshrunk to {len(small)} calls: " + ", ".join(
-                    str(f) for f in files
+    with _progress(len(jobs_list), as_json) as advance:
+        if jobs > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(_verify_one, n, s, ops, check, out) for n, s in jobs_list]
+                for future in futures:
+                    results.append(_report_one(future.result(), coverage, as_json))
+                    advance()
+        else:
+            for name, s in jobs_list:
+                results.append(
+                    _report_one(_verify_one(name, s, ops, check, out), coverage, as_json)
                 )
-            results.append(
-                {
-                    "mix": name,
-                    "seed": s,
-                    "ops": done,
-                    "divergence": None if divergence is None else str(divergence),
-                }
-            )
-            if not as_json:
-                state = "ok" if divergence is None else f"DIVERGED\n{divergence}"
-                _emit(f"{name:>8} seed {s}: {done} ops {state}")
+                advance()
     summary = {
         "calls": dict(coverage.calls),
         "errors": dict(coverage.errors),
@@ -206,3 +200,53 @@ def verify(
             _emit(f"{title}: " + ", ".join(f"{k} {v}" for k, v in sorted(table.items())))
     if any(r["divergence"] for r in results):
         sys.exit(1)
+
+
+def _verify_one(name: str, seed: int, ops: int, check: bool, out: str) -> dict[str, Any]:
+    """One seed of one mix (a separate process with --jobs): outcome and coverage."""
+    from pathlib import Path
+
+    from .verify.live import LiveProcess
+    from .verify.randops import Coverage, run_sequence
+    from .verify.shrink import replay, shrink, write_reproducer
+
+    coverage = Coverage()
+    try:
+        with LiveProcess() as kernel:
+            done, found, calls_run = run_sequence(kernel, seed, ops, name, check, coverage)
+    except RuntimeError as err:  # the helper died: report it as a divergence
+        return {
+            "mix": name,
+            "seed": seed,
+            "ops": 0,
+            "coverage": coverage,
+            "divergence": f"the live helper failed: {err}",
+        }
+    divergence = None
+    if found is not None:
+        small = shrink(calls_run, lambda calls: replay(calls, LiveProcess))
+        again = replay(small, LiveProcess) or found
+        files = write_reproducer(small, again, Path(out) / f"{name}-seed{seed}")
+        divergence = f"{again}\nshrunk to {len(small)} calls: " + ", ".join(map(str, files))
+    return {"mix": name, "seed": seed, "ops": done, "coverage": coverage, "divergence": divergence}
+
+
+def _report_one(result: dict[str, Any], coverage: Any, as_json: bool) -> dict[str, Any]:
+    coverage.add(result.pop("coverage"))
+    if not as_json:
+        state = "ok" if result["divergence"] is None else f"DIVERGED\n{result['divergence']}"
+        _emit(f"{result['mix']:>8} seed {result['seed']}: {result['ops']} ops {state}")
+    return result
+
+
+@contextlib.contextmanager
+def _progress(total: int, quiet: bool) -> Iterator[Callable[[], None]]:
+    """A progress bar on a terminal; nothing in pipes."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("verifying", total=total)
+        yield lambda: progress.advance(task)

@@ -446,6 +446,12 @@ class Coverage:
             self.mremap_paths[mremap_path(op, trace)] += 1
             self.moved.update(trace.counters)
 
+    def add(self, other: Coverage) -> None:
+        self.calls.update(other.calls)
+        self.errors.update(other.errors)
+        self.mremap_paths.update(other.mremap_paths)
+        self.moved.update(other.moved)
+
 
 def mremap_path(op: Op, trace: Trace) -> str:
     """Which of mremap's paths a successful call took, from the model's call flow."""
