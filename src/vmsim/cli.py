@@ -137,6 +137,12 @@ def demo(scenario: str, depth: int | None, as_json: bool) -> None:
     help="Rerun a reproducer (.json) instead of random sequences.",
 )
 @click.option("--jobs", type=int, default=1, show_default=True, help="Seeds run in parallel.")
+@click.option(
+    "--suite",
+    type=click.Choice(["ltp", "selftests", "gvisor", "all"]),
+    default=None,
+    help="Run the ported scenario suites on both sides instead of random sequences.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 def verify(
     ops: int,
@@ -147,6 +153,7 @@ def verify(
     out: str,
     replay_file: str | None,
     jobs: int,
+    suite: str | None,
     as_json: bool,
 ) -> None:
     """Run random call sequences on the live kernel and the model; report any divergence,
@@ -160,6 +167,8 @@ def verify(
     ok, why = live_kernel_available()
     if not ok:
         raise click.ClickException(f"the live kernel cannot be used here: {why}")
+    if suite is not None:
+        sys.exit(_run_suites(suite, as_json))
     if replay_file is not None:
         try:
             calls = load_ops(Path(replay_file))
@@ -250,3 +259,39 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[], None]]:
     with Progress(transient=True) as progress:
         task = progress.add_task("verifying", total=total)
         yield lambda: progress.advance(task)
+
+
+def _run_suites(suite: str, as_json: bool) -> int:
+    """Each ported scenario on the model and on the live kernel; 0 if all pass on both."""
+    from .demo import seed_process
+    from .verify.live import LiveProcess
+    from .verify.suites import CONTRADICTED, SUITES
+
+    rows = []
+    for name, scenarios in SUITES.items():
+        if suite not in ("all", name):
+            continue
+        for scenario in scenarios:
+            row: dict[str, Any] = {"suite": name, "scenario": scenario.__name__}
+            for side_name in ("model", "kernel"):
+                try:
+                    if side_name == "model":
+                        scenario(seed_process())
+                    else:
+                        with LiveProcess() as kernel:
+                            scenario(kernel)
+                    row[side_name] = "ok"
+                except Exception as err:  # noqa: BLE001 - any failure is the scenario's verdict
+                    row[side_name] = f"FAIL: {type(err).__name__}: {err}"
+            if scenario in CONTRADICTED:
+                row["note"] = f"published expectation contradicted: {CONTRADICTED[scenario]}"
+            rows.append(row)
+            if not as_json:
+                note = f"  ({row['note']})" if "note" in row else ""
+                _emit(
+                    f"{name:>9} {scenario.__name__}: model {row['model']}, "
+                    f"kernel {row['kernel']}{note}"
+                )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    return 0 if all(r["model"] == r["kernel"] == "ok" for r in rows) else 1
