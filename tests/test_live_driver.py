@@ -5,11 +5,11 @@ reference machine (Debian 12, glibc 2.36, gcc 12; the executable's path and the 
 depend on the machine and the user's cache directory; $LIBC is
 /usr/lib/x86_64-linux-gnu/libc.so.6 and $LD /usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2)::
 
-    555555554000-555555555000 r--p 00000000 fe:00 16039944       /root/.cache/vmsim/helper-<hash>
-    555555555000-555555556000 r-xp 00001000 fe:00 16039944       /root/.cache/vmsim/helper-<hash>
-    555555556000-555555557000 r--p 00002000 fe:00 16039944       /root/.cache/vmsim/helper-<hash>
-    555555557000-555555558000 r--p 00002000 fe:00 16039944       /root/.cache/vmsim/helper-<hash>
-    555555558000-555555559000 rw-p 00003000 fe:00 16039944       /root/.cache/vmsim/helper-<hash>
+    555555554000-555555555000 r--p 00000000 fe:00 16039944       ~/.cache/vmsim/helper-<hash>
+    555555555000-555555556000 r-xp 00001000 fe:00 16039944       ~/.cache/vmsim/helper-<hash>
+    555555556000-555555557000 r--p 00002000 fe:00 16039944       ~/.cache/vmsim/helper-<hash>
+    555555557000-555555558000 r--p 00002000 fe:00 16039944       ~/.cache/vmsim/helper-<hash>
+    555555558000-555555559000 rw-p 00003000 fe:00 16039944       ~/.cache/vmsim/helper-<hash>
     555555559000-55555557c000 rw-p 00000000 00:00 0              (.bss: I/O buffer, signal stack)
     7ffff7dd2000-7ffff7dd5000 rw-p 00000000 00:00 0
     7ffff7dd5000-7ffff7dfb000 r--p 00000000 fe:00 339380         $LIBC
