@@ -532,11 +532,6 @@ def check_prep_vma(vrm: VmaRemapStruct) -> None:
         raise syscall_error(errno.ENOMEM)
 
 
-def vma_multi_allowed(vma: VmAreaStruct) -> bool:
-    # Anonymous, shmem and ext4-like files honour MAP_FIXED placement; uffd is not modelled.
-    return True
-
-
 @traced("remap_move", args=lambda vrm: hexargs(vrm.addr, vrm.old_len, vrm.new_addr))
 def remap_move(vrm: VmaRemapStruct) -> int:
     """MREMAP_FIXED with equal lengths: move every VMA of the range, gaps and all (6.17+)."""
@@ -559,8 +554,8 @@ def remap_move(vrm: VmaRemapStruct) -> int:
         vrm.vma, vrm.addr = vma, addr
         vrm.new_addr = target_addr + offset
         vrm.old_len = vrm.new_len = length
-        if not vma_multi_allowed(vma) and (res is not None or vma.vm_end < end):
-            raise syscall_error(errno.EFAULT)
+        # vma_multi_allowed() would refuse uffd-armed VMAs and files with their own
+        # get_unmapped_area; the model has neither, so every VMA may take part.
         if res is not None:
             note(lambda a=addr, n=vrm.new_addr: f"next VMA piece: {a:#x} -> {n:#x}")
         check_prep_vma(vrm)
