@@ -163,9 +163,34 @@ def bench_sequence(ops: int = 3000) -> None:
     )
 
 
+def bench_replay() -> None:
+    """strace parsing and replay speed on a real recorded log (python3 growing buffers)."""
+    from pathlib import Path
+
+    from vmsim.replay import read_bundle, replay_text
+    from vmsim.strace.parse import parse
+
+    text = (Path(__file__).parent.parent / "tests" / "data" / "python-buffers.bundle").read_text()
+    _, log = read_bundle(text)
+    lines = log.splitlines() * 250
+    start = time.perf_counter()
+    count = sum(1 for _ in parse(lines))
+    parse_s = time.perf_counter() - start
+    start = time.perf_counter()
+    rounds = 20
+    calls = sum(replay_text(text).checked for _ in range(rounds))
+    replay_s = time.perf_counter() - start
+    print(
+        f"strace parsing: {count / parse_s:,.0f} lines/s; replay of a real log "
+        f"(model included): {calls / replay_s:,.0f} memory calls/s, "
+        f"{len(log.splitlines()) * rounds / replay_s:,.0f} log lines/s"
+    )
+
+
 def main() -> None:
     bench_vma_count()
     bench_memory()
+    bench_replay()
     bench_sequence()
     bench_mremap_1gib()
 

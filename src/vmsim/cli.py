@@ -295,3 +295,76 @@ def _run_suites(suite: str, as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     return 0 if all(r["model"] == r["kernel"] == "ok" for r in rows) else 1
+
+
+@main.command()
+@click.argument("log", type=click.Path(dir_okay=False))
+@click.option(
+    "--maps",
+    "maps_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The process's /proc/pid/maps right after execve (bundles carry it).",
+)
+@click.option("--follow", is_flag=True, help="Take the log's results as the truth.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def replay(log: str, maps_file: str | None, follow: bool, as_json: bool) -> None:
+    """Replay a strace log (or a bundle from `vmsim record`) into the model and report
+    every mmap/munmap/mremap/mprotect/madvise/brk result the model predicts differently."""
+    from .replay import replay_text
+
+    try:
+        with open(log) as f:
+            text = f.read()
+        maps = None
+        if maps_file is not None:
+            with open(maps_file) as f:
+                maps = f.read()
+    except OSError as err:
+        raise click.ClickException(f"{err.filename}: {err.strerror}") from None
+    try:
+        report = replay_text(text, maps, follow)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        for line in report.bad_lines:
+            _emit(f"{log}: {line}", style="yellow")
+        for mismatch in report.mismatches:
+            _emit(str(mismatch), style="red")
+        calls = ", ".join(f"{k} {v}" for k, v in sorted(report.calls.items()))
+        _emit(f"memory calls: {calls}")
+        if report.errors:
+            _emit("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(report.errors.items())))
+        if report.skipped:
+            _emit("skipped: " + ", ".join(f"{k} {v}" for k, v in report.skipped.items()))
+        _emit(
+            f"predicted {report.checked - len(report.mismatches)} of {report.checked} "
+            f"results ({report.accuracy:.1%}); peak {report.peak_vmas} VMAs, "
+            f"{report.peak_rss_pages * 4} kB resident"
+        )
+    sys.exit(0 if not report.mismatches else 1)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option(
+    "-o",
+    "--output",
+    default="vmsim.bundle",
+    show_default=True,
+    help="Where the bundle (exec-time maps + strace log) is written.",
+)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def record(output: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND under strace with ASLR off and write a bundle `vmsim replay` takes."""
+    from .record import record as run_record
+    from .replay import write_bundle
+
+    try:
+        maps, log, status = run_record(command)
+    except (FileNotFoundError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    with open(output, "w") as f:
+        f.write(write_bundle(maps, log))
+    _emit(f"{output}: {len(log.splitlines())} strace lines; the program exited with {status}")

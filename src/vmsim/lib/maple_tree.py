@@ -1,400 +1,734 @@
-"""A maple tree: a B-tree of inclusive ranges with gap tracking (lib/maple_tree.c).
+"""The maple tree (lib/maple_tree.c), as an allocation-range tree (MT_FLAGS_ALLOC_RANGE).
 
-The tree maps every index in [0, ULONG_MAX] to an entry or to nothing (None):
-its leaves hold contiguous ranges, each ending at a pivot, and adjacent empty
-ranges are kept coalesced.  Internal nodes (the kernel's maple_arange_64) keep,
-for each child, its last index and the largest empty range ("gap") anywhere
-below it, so a search for free space skips whole subtrees that cannot hold it.
+Every index in [0, ULONG_MAX] belongs to exactly one inclusive range, which holds an
+entry or nothing (None).  Ranges live in the slots of B-tree nodes: slot ``i`` of a node
+covers ``[pivots[i-1] + 1, pivots[i]]``, slot 0 starts at the node's minimum and the last
+slot ends at the node's maximum.  Like the kernel, a node does not store its own bounds:
+they come from the parent's pivots on the way down, which is why every walk carries
+``(node, min, max, offset)`` frames (the kernel's ``ma_state``).
+
+Leaves are ``maple_leaf_64`` (16 slots, 15 pivots).  Internal nodes are
+``maple_arange_64`` (10 slots, 9 pivots) and keep, for every child, the largest empty
+range anywhere in that child's subtree, so that a search for free space descends only
+into subtrees that can hold it and stays O(log n).
+
+Invariants kept by every store (and checked by :meth:`MapleTree.validate`):
+
+* all leaves are at the same depth; a non-root node never drops below the kernel's
+  ``mt_min_slots`` (6 for a leaf, 4 for an internal node); an internal root has >= 2
+  children;
+* adjacent empty ranges are always one range;
+* a leaf other than the last one never ends with an empty range (as in the kernel,
+  see ``mas_is_span_wr``), so an empty range never straddles two leaves and coalescing
+  only ever looks inside one leaf.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 from bisect import bisect_left
 from collections.abc import Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
 ULONG_MAX = (1 << 64) - 1
-LEAF_SLOTS = 16  # maple_leaf_64
-ARANGE_SLOTS = 10  # maple_arange_64
-LEAF_MIN = LEAF_SLOTS // 2 - 2
-ARANGE_MIN = ARANGE_SLOTS // 2 - 1
+MAPLE_RANGE64_SLOTS = 16  # maple_leaf_64
+MAPLE_ARANGE64_SLOTS = 10  # maple_arange_64
+# mt_min_slots[]: a non-root node with fewer slots than this takes in a neighbour.
+MAPLE_RANGE64_MIN = MAPLE_RANGE64_SLOTS // 2 - 2
+MAPLE_ARANGE64_MIN = MAPLE_ARANGE64_SLOTS // 2 - 1
 
 
 class MapleError(Exception):
+    """A maple tree call failed; ``errno`` is the positive errno the kernel returns negated."""
+
     def __init__(self, err: int) -> None:
-        super().__init__(errno.errorcode.get(err, str(err)))
+        super().__init__(f"[Errno {err}] {os.strerror(err)}")
         self.errno = err
 
 
-class Node:
-    """A leaf (slots are entries) or an arange node (slots are children, with gaps)."""
+class MapleLeaf64:  # struct maple_range_64 used as a leaf (maple_leaf_64)
+    """A leaf: ``slots`` are entries (None = empty range), ``len(pivots) == len(slots) - 1``."""
 
-    __slots__ = ("pivots", "slots", "gaps", "leaf")
+    __slots__ = ("pivots", "slots")
 
-    def __init__(self, leaf: bool) -> None:
+    def __init__(self, pivots: list[int], slots: list[Any]) -> None:
+        self.pivots = pivots
+        self.slots = slots
+
+
+class MapleArange64:  # struct maple_arange_64
+    """An internal node: ``slots`` are children, ``gaps[i]`` the largest empty range under
+    child ``i``."""
+
+    __slots__ = ("pivots", "slots", "gaps")
+
+    def __init__(self, pivots: list[int], slots: list[Any], gaps: list[int]) -> None:
+        self.pivots = pivots
+        self.slots = slots
+        self.gaps = gaps
+
+
+Node = MapleLeaf64 | MapleArange64
+# (node, node min, node max, offset): one level of a walk, as ma_state keeps it.
+Frame = tuple[Any, int, int, int]
+
+
+class _BigNode:  # struct maple_big_node
+    """The contents of a run of adjacent nodes at one level while a store rebuilds them.
+
+    Unlike a node it also keeps the last slot's pivot (so ``pivots[-1]`` is the run's
+    maximum): the run may end up cut into several nodes, each needing its own maximum.
+    """
+
+    __slots__ = ("pivots", "slots", "gaps", "min")
+
+    def __init__(self, min: int) -> None:
         self.pivots: list[int] = []
-        self.slots: list = []
-        self.gaps: list[int] | None = None if leaf else []
-        self.leaf = leaf
+        self.slots: list[Any] = []
+        self.gaps: list[int] = []
+        self.min = min
 
-    def max_gap(self, lo: int) -> int:
-        """The largest empty range under this node, whose first index is ``lo``."""
-        if not self.leaf:
-            assert self.gaps is not None
-            return max(self.gaps, default=0)
-        best = 0
-        start = lo
-        for pivot, entry in zip(self.pivots, self.slots, strict=True):
-            if entry is None and pivot - start + 1 > best:
-                best = pivot - start + 1
-            start = pivot + 1
-        return best
+    def push(self, pivot: int, entry: Any) -> None:
+        # Coalescing here, at the only place leaf contents are assembled, is what keeps
+        # adjacent empty ranges merged without a separate pass.
+        slots = self.slots
+        if entry is None and slots and slots[-1] is None:
+            self.pivots[-1] = pivot
+        else:
+            self.pivots.append(pivot)
+            slots.append(entry)
+
+    def push_child(self, pivot: int, child: Node, gap: int) -> None:
+        self.pivots.append(pivot)
+        self.slots.append(child)
+        self.gaps.append(gap)
+
+    def append_node(self, node: Node, nmax: int, leaf: bool) -> None:  # mas_mab_cp
+        pivots = node.pivots
+        if leaf:
+            for i, entry in enumerate(node.slots):
+                self.push(pivots[i] if i < len(pivots) else nmax, entry)
+        else:
+            self.pivots += pivots
+            self.pivots.append(nmax)
+            self.slots += node.slots
+            self.gaps += node.gaps
+
+    def prepend_node(self, node: Node, nmin: int, nmax: int, leaf: bool) -> None:
+        own_pivots, own_slots, own_gaps = self.pivots, self.slots, self.gaps
+        self.pivots, self.slots, self.gaps = [], [], []
+        self.min = nmin
+        self.append_node(node, nmax, leaf)
+        if leaf:
+            for pivot, entry in zip(own_pivots, own_slots, strict=True):
+                self.push(pivot, entry)
+        else:
+            self.pivots += own_pivots
+            self.slots += own_slots
+            self.gaps += own_gaps
+
+    def leaf_gap(self, a: int, b: int) -> int:
+        """Largest empty range among slots [a, b) (mas_leaf_max_gap on a would-be node)."""
+        pivots, slots = self.pivots, self.slots
+        start = pivots[a - 1] + 1 if a else self.min
+        gap = 0
+        for i in range(a, b):
+            end = pivots[i]
+            if slots[i] is None and end - start + 1 > gap:
+                gap = end - start + 1
+            start = end + 1
+        return gap
+
+    def make_node(self, a: int, b: int, leaf: bool) -> tuple[Node, int, int]:  # mab_mas_cp
+        """Slots [a, b) as a new node: (node, its max, its largest gap)."""
+        if leaf:
+            leaf_node = MapleLeaf64(self.pivots[a : b - 1], self.slots[a:b])
+            return leaf_node, self.pivots[b - 1], self.leaf_gap(a, b)
+        gaps = self.gaps[a:b]
+        return (
+            MapleArange64(self.pivots[a : b - 1], self.slots[a:b], gaps),
+            self.pivots[b - 1],
+            max(gaps),
+        )
+
+
+def _mab_calc_split(big: _BigNode, leaf: bool) -> list[int]:
+    """Where to cut the run into nodes: the end (exclusive) of each node's slots."""
+    n = len(big.slots)
+    cap = MAPLE_RANGE64_SLOTS if leaf else MAPLE_ARANGE64_SLOTS
+    if n <= cap:
+        return [n]
+    # Leaves are filled to one below capacity so that moving a cut off an empty slot
+    # (below) can never overfill the next leaf; the even spread keeps every piece well
+    # above mt_min_slots (n > cap means each gets at least 7 leaf / 5 internal slots).
+    pieces = -(-n // (cap - 1)) if leaf else -(-n // cap)
+    cuts = []
+    for j in range(1, pieces):
+        cut = j * n // pieces
+        if leaf and big.slots[cut - 1] is None:
+            # mab_no_null_split: an empty range may not end a leaf, or it could not be
+            # coalesced with an empty range starting the next one.  Empty ranges are
+            # never adjacent, so one slot earlier is an entry.
+            cut -= 1
+        cuts.append(cut)
+    cuts.append(n)
+    return cuts
+
+
+def _mas_leaf_max_gap(node: MapleLeaf64, nmin: int, nmax: int) -> int:  # mas_leaf_max_gap
+    pivots = node.pivots
+    start = nmin
+    gap = 0
+    for i, entry in enumerate(node.slots):
+        end = pivots[i] if i < len(pivots) else nmax
+        if entry is None and end - start + 1 > gap:
+            gap = end - start + 1
+        start = end + 1
+    return gap
+
+
+def _mas_check_area(min: int, max: int, size: int) -> None:
+    # The same argument checks as mas_empty_area / mas_empty_area_rev.
+    if min > max or size == 0 or max - min < size - 1 or min < 0 or max > ULONG_MAX:
+        raise MapleError(errno.EINVAL)
 
 
 class MapleTree(Generic[T]):
-    """The VMA tree's interface: ranges in, entries and gaps out, all in O(log n)."""
+    """A maple tree of non-None entries over inclusive index ranges."""
+
+    __slots__ = ("_root", "_height", "_count", "_seq", "visited")
 
     def __init__(self) -> None:
-        self.root = Node(leaf=True)
-        self.root.pivots.append(ULONG_MAX)
-        self.root.slots.append(None)
-        self.count = 0
-        self.visited = 0  # nodes looked at by gap searches (for cost tests)
+        # An empty tree is one leaf holding one empty range over everything; the kernel
+        # uses a NULL root instead, which would only add special cases here.
+        self._root: Node = MapleLeaf64([], [None])
+        self._height = 1
+        self._count = 0
+        # Bumped by every store so that an iterator notices and re-walks (mas_pause).
+        self._seq = 0
+        # Nodes examined by gap searches, cumulative: a cheap probe for cost tests.
+        self.visited = 0
 
     def __len__(self) -> int:
-        return self.count
+        return self._count
+
+    @property
+    def height(self) -> int:  # mt_height
+        return self._height
 
     # -- walking ----------------------------------------------------------------------
-    def _path(self, index: int) -> list[tuple[Node, int, int]]:
-        """Root-to-leaf path to the range holding ``index``: (node, slot, node min)."""
-        path = []
-        node, lo = self.root, 0
-        while True:
-            i = _slot_of(node.pivots, index)
-            path.append((node, i, lo))
-            if node.leaf:
-                return path
-            if i:
-                lo = node.pivots[i - 1] + 1
-            node = node.slots[i]
+    def _mas_wr_walk(self, index: int, level: int) -> list[Frame]:
+        """Frames from the root down to ``level`` (0 = root) towards ``index``."""
+        path: list[Frame] = []
+        node: Any = self._root
+        nmin, nmax = 0, ULONG_MAX
+        for _ in range(level):
+            pivots = node.pivots
+            off = bisect_left(pivots, index)
+            path.append((node, nmin, nmax, off))
+            if off:
+                nmin = pivots[off - 1] + 1
+            if off < len(pivots):
+                nmax = pivots[off]
+            node = node.slots[off]
+        path.append((node, nmin, nmax, bisect_left(node.pivots, index)))
+        return path
 
-    def _range_at(self, index: int) -> tuple[int, int, T | None]:
-        node, i, lo = self._path(index)[-1]
-        start = node.pivots[i - 1] + 1 if i else lo
-        return start, node.pivots[i], node.slots[i]
+    def _mas_next_node(self, path: list[Frame]) -> None:  # mas_next_node
+        """Move a root-to-leaf path to the next leaf (the caller knows there is one).
+
+        Ascending only as far as needed makes a scan of k entries cost O(log n + k)
+        rather than a fresh walk per leaf.
+        """
+        level = len(path) - 2
+        while True:
+            node, nmin, nmax, off = path[level]
+            if off + 1 < len(node.slots):
+                break
+            level -= 1
+        off += 1
+        path[level] = (node, nmin, nmax, off)
+        pivots = node.pivots
+        cmin = pivots[off - 1] + 1
+        cmax = pivots[off] if off < len(pivots) else nmax
+        child = node.slots[off]
+        del path[level + 1 :]
+        for _ in range(self._height - 2 - level):
+            path.append((child, cmin, cmax, 0))
+            if child.pivots:
+                cmax = child.pivots[0]
+            child = child.slots[0]
+        path.append((child, cmin, cmax, 0))
+
+    def _mas_prev_node(self, path: list[Frame]) -> None:  # mas_prev_node
+        """Move a root-to-leaf path to the previous leaf, its last slot selected."""
+        level = len(path) - 2
+        while True:
+            node, nmin, nmax, off = path[level]
+            if off:
+                break
+            level -= 1
+        off -= 1
+        path[level] = (node, nmin, nmax, off)
+        pivots = node.pivots
+        cmin = pivots[off - 1] + 1 if off else nmin
+        cmax = pivots[off]
+        child = node.slots[off]
+        del path[level + 1 :]
+        for _ in range(self._height - 2 - level):
+            last = len(child.slots) - 1
+            path.append((child, cmin, cmax, last))
+            if child.pivots:
+                cmin = child.pivots[-1] + 1
+            child = child.slots[last]
+        path.append((child, cmin, cmax, len(child.slots) - 1))
 
     def load(self, index: int) -> T | None:  # mtree_load
-        return self._range_at(index)[2]
+        node: Any = self._root
+        for _ in range(self._height - 1):
+            node = node.slots[bisect_left(node.pivots, index)]
+        return node.slots[bisect_left(node.pivots, index)]
 
-    def iter_all(
-        self, start: int = 0, last: int = ULONG_MAX
-    ) -> Iterator[tuple[int, int, T | None]]:
-        """Every range (empty ones too) meeting [start, last], in order."""
-        yield from self._iter(self.root, 0, start, last)
-
-    def _iter(
-        self, node: Node, lo: int, start: int, last: int
-    ) -> Iterator[tuple[int, int, T | None]]:
-        i = _slot_of(node.pivots, start)
-        child_lo = node.pivots[i - 1] + 1 if i else lo
-        while i < len(node.pivots) and child_lo <= last:
-            pivot = node.pivots[i]
-            if node.leaf:
-                yield child_lo, pivot, node.slots[i]
-            else:
-                yield from self._iter(node.slots[i], child_lo, start, last)
-            child_lo = pivot + 1
-            i += 1
+    def _range_at(self, index: int) -> tuple[int, int, T | None]:
+        node, nmin, nmax, off = self._mas_wr_walk(index, self._height - 1)[-1]
+        pivots = node.pivots
+        start = pivots[off - 1] + 1 if off else nmin
+        end = pivots[off] if off < len(pivots) else nmax
+        return start, end, node.slots[off]
 
     def iter_range(self, start: int = 0, last: int = ULONG_MAX) -> Iterator[tuple[int, int, T]]:
-        for first, end, entry in self.iter_all(start, last):
-            if entry is not None:
-                yield first, end, entry
+        """Entries whose ranges meet [start, last], in index order (mas_for_each).
+
+        The tree may be changed between steps: the iterator then re-walks from just past
+        the entry it last returned, as the kernel's iterators do after mas_pause().
+        """
+        if start > last:
+            return
+        seq = self._seq
+        path = self._mas_wr_walk(start, self._height - 1)
+        while True:
+            node, nmin, nmax, off = path[-1]
+            pivots, slots = node.pivots, node.slots
+            npiv = len(pivots)
+            first = pivots[off - 1] + 1 if off else nmin
+            resume = -1
+            for i in range(off, len(slots)):
+                if first > last:
+                    return
+                end = pivots[i] if i < npiv else nmax
+                entry = slots[i]
+                if entry is not None:
+                    yield first, end, entry
+                    if self._seq != seq:
+                        resume = end + 1
+                        break
+                first = end + 1
+            if resume >= 0:
+                if resume > last:
+                    return
+                seq = self._seq
+                path = self._mas_wr_walk(resume, self._height - 1)
+                continue
+            if nmax >= last:
+                return
+            self._mas_next_node(path)
 
     def find(self, index: int, max: int = ULONG_MAX) -> tuple[int, int, T] | None:  # mt_find
         return next(self.iter_range(index, max), None)
 
-    def find_prev(self, index: int, min: int = 0) -> tuple[int, int, T] | None:
-        """The last entry whose range meets [min, index]."""
-        for first, last, entry in self._iter_rev(self.root, 0, ULONG_MAX, index):
-            if last < min:
+    def find_prev(self, index: int, min: int = 0) -> tuple[int, int, T] | None:  # mt_find_prev
+        """The last entry whose range meets [min, index]: (first, last, entry)."""
+        if min > index:
+            return None
+        path = self._mas_wr_walk(index, self._height - 1)
+        while True:
+            node, nmin, nmax, off = path[-1]
+            pivots, slots = node.pivots, node.slots
+            for i in range(off, -1, -1):
+                end = pivots[i] if i < len(pivots) else nmax
+                if end < min:
+                    return None
+                if slots[i] is not None:
+                    return (pivots[i - 1] + 1 if i else nmin), end, slots[i]
+            if nmin <= min:
                 return None
-            if entry is not None:
-                return first, last, entry
-        return None
-
-    def _iter_rev(
-        self, node: Node, lo: int, hi: int, index: int
-    ) -> Iterator[tuple[int, int, T | None]]:
-        i = min(_slot_of(node.pivots, index), len(node.pivots) - 1)
-        while i >= 0:
-            child_lo = node.pivots[i - 1] + 1 if i else lo
-            if node.leaf:
-                yield child_lo, node.pivots[i], node.slots[i]
-            else:
-                yield from self._iter_rev(node.slots[i], child_lo, node.pivots[i], index)
-            i -= 1
+            self._mas_prev_node(path)
 
     # -- storing ----------------------------------------------------------------------
     def store_range(self, first: int, last: int, entry: T | None) -> None:  # mtree_store_range
-        if first > last or last > ULONG_MAX or first < 0:
+        """Make [first, last] hold ``entry`` (None erases), cutting back what overlaps."""
+        if first < 0 or first > last or last > ULONG_MAX:
             raise MapleError(errno.EINVAL)
-        # The ranges to rewrite: everything meeting [first, last], plus empty neighbours
-        # so that empty space stays coalesced.
-        lo = first - 1 if first else first
-        hi = last + 1 if last < ULONG_MAX else last
-        old = list(self.iter_all(lo, hi))
-        new: list[tuple[int, int, T | None]] = []
-        head, tail = old[0], old[-1]
-        if head[0] < first:
-            new.append((head[0], first - 1, head[2]))
-        new.append((first, last, entry))
-        if tail[1] > last:
-            new.append((last + 1, tail[1], tail[2]))
-        merged: list[tuple[int, int, T | None]] = []
-        for item in new:
-            if merged and merged[-1][2] is None and item[2] is None:
-                merged[-1] = (merged[-1][0], item[1], None)
-            else:
-                merged.append(item)
-        self.count += sum(1 for *_, v in merged if v is not None)
-        self.count -= sum(1 for *_, v in old if v is not None)
-        # Old and new cover the same span: delete every old pivot, insert the new ones.
-        old_pivots = {end for _, end, _ in old}
-        new_pivots = {end: value for _, end, value in merged}
-        for pivot in old_pivots - new_pivots.keys():
-            self._delete(pivot)
-        for pivot, value in new_pivots.items():
-            self._insert(pivot, value)
-        # Ranges of [lo, hi] may have moved between leaves of different parents: make
-        # every node over the span agree with its leaves again.
-        # A node may also have shrunk to end just before the span.
-        span_lo, span_hi = old[0][0], old[-1][1]
-        self._refresh_span(self.root, 0, span_lo - 1 if span_lo else 0, span_hi)
-
-    def _refresh_span(self, node: Node, nlo: int, lo: int, hi: int) -> int:
-        """Recompute pivots and gaps of the nodes meeting [lo, hi]; returns node's max gap."""
-        if node.leaf:
-            return node.max_gap(nlo)
-        assert node.gaps is not None
-        start = nlo
-        for i, child in enumerate(node.slots):
-            pivot = child.pivots[-1]
-            if pivot >= lo and start <= hi:
-                node.gaps[i] = self._refresh_span(child, start, lo, hi)
-            node.pivots[i] = pivot
-            start = pivot + 1
-        return max(node.gaps)
+        self._mas_wr_store_entry(first, last, entry)
 
     def erase(self, index: int) -> T | None:  # mtree_erase
         first, last, entry = self._range_at(index)
         if entry is not None:
-            self.store_range(first, last, None)
+            self._mas_wr_store_entry(first, last, None)
         return entry
 
-    def _insert(self, pivot: int, entry: T | None) -> None:
-        """Set the range ending at ``pivot``, adding the pivot if it is new."""
-        path = self._path(pivot)
-        node, i, _ = path[-1]
-        if node.pivots[i] == pivot:
-            node.slots[i] = entry  # same boundaries: nothing to rebalance
-            return
-        node.pivots.insert(i, pivot)
-        node.slots.insert(i, entry)
-        self._fixup(path)
+    def _count_subtree(self, node: Any, level: int) -> int:
+        if level == self._height - 1:
+            return sum(1 for entry in node.slots if entry is not None)
+        return sum(self._count_subtree(child, level + 1) for child in node.slots)
 
-    def _delete(self, pivot: int) -> None:
-        path = self._path(pivot)
-        node, i, _ = path[-1]
-        assert node.pivots[i] == pivot
-        del node.pivots[i]
-        del node.slots[i]
-        self._fixup(path)
+    def _count_spanned(self, lpath: list[Frame], rpath: list[Frame]) -> int:
+        """Entries met by a store from lpath's slot to rpath's slot in another leaf.
 
-    def _fixup(self, path: list[tuple[Node, int, int]]) -> None:
-        """Split overfull and merge underfull nodes bottom-up and keep each parent's pivot
-        equal to its child's last index, so later walks descend correctly.  Gaps of the
-        nodes over the stored span are recomputed once, by the caller."""
-        for depth in range(len(path) - 1, 0, -1):
-            node = path[depth][0]
-            parent, pi, plo = path[depth - 1]
-            cap = LEAF_SLOTS if node.leaf else ARANGE_SLOTS
-            low = LEAF_MIN if node.leaf else ARANGE_MIN
-            if len(node.pivots) > cap:
-                self._split(parent, pi, plo)
-            elif len(node.pivots) < low and len(parent.slots) > 1:
-                pi = self._rebalance(parent, pi, plo)
-            elif node.pivots:
-                parent.pivots[pi] = node.pivots[-1]
-        self._fix_root(path[0][0])
+        Counts whole subtrees the store drops: O(k) for k dropped entries, the same price
+        the kernel pays to free those nodes (mas_topiary / mt_destroy_walk).
+        """
+        lnode, _, _, lslot = lpath[-1]
+        rnode, _, _, rslot = rpath[-1]
+        n = sum(1 for e in lnode.slots[lslot:] if e is not None)
+        n += sum(1 for e in rnode.slots[: rslot + 1] if e is not None)
+        for level in range(self._height - 2, -1, -1):
+            ln, _, _, loff = lpath[level]
+            rn, _, _, roff = rpath[level]
+            if ln is rn:
+                n += sum(self._count_subtree(c, level + 1) for c in ln.slots[loff + 1 : roff])
+                break
+            n += sum(self._count_subtree(c, level + 1) for c in ln.slots[loff + 1 :])
+            n += sum(self._count_subtree(c, level + 1) for c in rn.slots[:roff])
+        return n
 
-    def _split(self, parent: Node, i: int, plo: int) -> None:
-        """Move the upper half of child ``i`` into a new right sibling."""
-        node = parent.slots[i]
-        half = len(node.pivots) // 2
-        right = Node(node.leaf)
-        right.pivots, node.pivots = node.pivots[half:], node.pivots[:half]
-        right.slots, node.slots = node.slots[half:], node.slots[:half]
-        if not node.leaf:
-            right.gaps, node.gaps = node.gaps[half:], node.gaps[:half]
-        lo = parent.pivots[i - 1] + 1 if i else plo
-        assert parent.gaps is not None
-        parent.pivots[i] = right.pivots[-1]
-        parent.pivots.insert(i, node.pivots[-1])
-        parent.slots.insert(i + 1, right)
-        parent.gaps[i] = node.max_gap(lo)
-        parent.gaps.insert(i + 1, right.max_gap(node.pivots[-1] + 1))
+    def _mas_wr_store_entry(self, first: int, last: int, entry: T | None) -> None:
+        """Store [first, last] -> entry, rebuilding from the leaves up.
 
-    def _rebalance(self, parent: Node, i: int, plo: int) -> int:
-        """Merge an underfull child with a sibling (splitting again if too big); returns
-        the slot of the result."""
-        if i == len(parent.slots) - 1:
-            i -= 1
-        left, right = parent.slots[i], parent.slots[i + 1]
-        left.pivots += right.pivots
-        left.slots += right.slots
-        if not left.leaf:
-            left.gaps += right.gaps
-        assert parent.gaps is not None
-        del parent.slots[i + 1]
-        del parent.pivots[i]
-        del parent.gaps[i + 1]
-        parent.pivots[i] = left.pivots[-1]
-        if len(left.pivots) > (LEAF_SLOTS if left.leaf else ARANGE_SLOTS):
-            self._split(parent, i, plo)
-        return i
+        One scheme covers the kernel's node store, split, rebalance and spanning store:
+        at each level the run of nodes from the one holding ``first`` to the one holding
+        ``last`` is rebuilt as a big node and cut into fresh nodes, which then replace
+        that run's children one level up (mas_spanning_rebalance).  Everything between
+        the two ends lies inside [first, last] and is simply dropped.  When the run is a
+        single node that still fits, it is rewritten in place and only the gaps above
+        it need updating, which is the common case and costs one walk.
+        """
+        self._seq += 1
+        leaf_level = self._height - 1
+        lpath = self._mas_wr_walk(first, leaf_level)
+        lnode, lmin, lmax, lslot = lpath[-1]
+        if last <= lmax:
+            rslot = bisect_left(lnode.pivots, last)
+            rpath = list(lpath)
+            rpath[-1] = (lnode, lmin, lmax, rslot)
+            removed = sum(1 for e in lnode.slots[lslot : rslot + 1] if e is not None)
+        else:
+            rpath = self._mas_wr_walk(last, leaf_level)
+            removed = self._count_spanned(lpath, rpath)
+        rnode, _, rmax, rslot = rpath[-1]
 
-    def _fix_root(self, root: Node) -> None:
-        cap = LEAF_SLOTS if root.leaf else ARANGE_SLOTS
-        if len(root.pivots) > cap:
-            new_root = Node(leaf=False)
-            new_root.pivots = [root.pivots[-1]]
-            new_root.slots = [root]
-            new_root.gaps = [0]
-            self._split(new_root, 0, 0)
-            self.root = new_root
-        elif not root.leaf and len(root.slots) == 1:
-            self.root = root.slots[0]
+        big = _BigNode(lmin)
+        lpivots, lslots = lnode.pivots, lnode.slots
+        for i in range(lslot):
+            big.push(lpivots[i], lslots[i])
+        kept = 0
+        if (lpivots[lslot - 1] + 1 if lslot else lmin) < first:
+            big.push(first - 1, lslots[lslot])
+            kept += lslots[lslot] is not None
+        big.push(last, entry)
+        rpivots, rslots = rnode.pivots, rnode.slots
+        nr = len(rpivots)
+        end = rpivots[rslot] if rslot < nr else rmax
+        if end > last:
+            big.push(end, rslots[rslot])
+            kept += rslots[rslot] is not None
+        for i in range(rslot + 1, len(rslots)):
+            big.push(rpivots[i] if i < nr else rmax, rslots[i])
+        self._count += kept - removed + (entry is not None)
 
-    # -- gap search ---------------------------------------------------------------------
+        level = leaf_level
+        while True:
+            leaf = level == leaf_level
+            node = lpath[level][0]
+            in_place = node is rpath[level][0]
+            if level and self._mas_pull_neighbours(big, level, leaf, lpath, rpath):
+                in_place = False
+            cuts = _mab_calc_split(big, leaf)
+            if in_place and len(cuts) == 1:
+                # Same node, same bounds: rewrite it and let the gaps above catch up.
+                node.pivots = big.pivots[:-1]
+                node.slots = big.slots
+                if leaf:
+                    gap = big.leaf_gap(0, len(big.slots))
+                else:
+                    node.gaps = big.gaps
+                    gap = max(big.gaps)
+                if level:
+                    self._mas_update_gap(lpath, level, gap)
+                else:
+                    self._mas_root_shrink()
+                return
+            new: list[tuple[Node, int, int]] = []
+            a = 0
+            for b in cuts:
+                new.append(big.make_node(a, b, leaf))
+                a = b
+            if not level:
+                self._mas_new_root(new)
+                return
+            level -= 1
+            pl, plmin, _, ploff = lpath[level]
+            pr, _, prmax, proff = rpath[level]
+            big = _BigNode(plmin)
+            for i in range(ploff):
+                big.push_child(pl.pivots[i], pl.slots[i], pl.gaps[i])
+            for child, cmax, cgap in new:
+                big.push_child(cmax, child, cgap)
+            prpivots = pr.pivots
+            for i in range(proff + 1, len(pr.slots)):
+                big.push_child(prpivots[i] if i < len(prpivots) else prmax, pr.slots[i], pr.gaps[i])
+
+    def _mas_pull_neighbours(
+        self, big: _BigNode, level: int, leaf: bool, lpath: list[Frame], rpath: list[Frame]
+    ) -> bool:
+        """Widen the run by whole neighbouring nodes until its contents may form nodes.
+
+        The kernel's rebalance and spanning store do the same (mast_spanning_rebalance,
+        mas_rebalance): a run that is too small to stand alone takes in a neighbour at
+        the same level, crossing parents if it has to, so that every node stays at least
+        mt_min_slots full and the tree stays balanced.  A leaf run that would end with an
+        empty range takes in the next leaf, whose first range is then merged with it.
+        Returns whether anything was taken in.
+        """
+        minimum = MAPLE_RANGE64_MIN if leaf else MAPLE_ARANGE64_MIN
+        pulled = False
+        while True:
+            rmax = big.pivots[-1]
+            if (leaf and big.slots[-1] is None and rmax != ULONG_MAX) or (
+                len(big.slots) < minimum and rmax != ULONG_MAX
+            ):
+                frames = self._mas_wr_walk(rmax + 1, level)
+                node, _, nmax, _ = frames[-1]
+                big.append_node(node, nmax, leaf)
+                rpath[: level + 1] = frames
+            elif len(big.slots) < minimum and big.min != 0:
+                frames = self._mas_wr_walk(big.min - 1, level)
+                node, nmin, nmax, _ = frames[-1]
+                big.prepend_node(node, nmin, nmax, leaf)
+                lpath[: level + 1] = frames
+            else:
+                return pulled
+            pulled = True
+
+    def _mas_update_gap(self, path: list[Frame], level: int, gap: int) -> None:  # mas_update_gap
+        # Stop as soon as a parent's recorded gap is already right: nothing above can
+        # change then (mas_parent_gap ascends the same way).
+        for h in range(level - 1, -1, -1):
+            node, _, _, off = path[h]
+            gaps = node.gaps
+            if gaps[off] == gap:
+                return
+            gaps[off] = gap
+            gap = max(gaps)
+
+    def _mas_new_root(self, new: list[tuple[Node, int, int]]) -> None:
+        """Install the nodes the old root's level was rebuilt into."""
+        if len(new) == 1:
+            self._root = new[0][0]
+        else:  # the root split: the tree grows by a level (mas_split's new root)
+            self._root = MapleArange64(
+                [nmax for _, nmax, _ in new[:-1]],
+                [node for node, _, _ in new],
+                [gap for _, _, gap in new],
+            )
+            self._height += 1
+        self._mas_root_shrink()
+
+    def _mas_root_shrink(self) -> None:
+        # An internal root with one child is a wasted level (the kernel drops it when
+        # rebalancing reaches the root): keep the depth minimal.
+        root: Any = self._root
+        while self._height > 1 and len(root.slots) == 1:
+            root = root.slots[0]
+            self._height -= 1
+        self._root = root
+
+    # -- gap search -------------------------------------------------------------------
     def empty_area(self, min: int, max: int, size: int) -> int:  # mas_empty_area
-        """The lowest empty range whose part in [min, max] holds ``size``: its first index."""
-        _check_area(min, max, size)
-        found = self._awalk(self.root, 0, min, max, size)
+        """The lowest empty range whose part in [min, max] holds ``size`` indices: returns
+        the first index of that part."""
+        _mas_check_area(min, max, size)
+        found = self._mas_awalk(min, max, size)
         if found is None:
             raise MapleError(errno.EBUSY)
         return found
 
     def empty_area_rev(self, min: int, max: int, size: int) -> int:  # mas_empty_area_rev
-        """The highest empty range whose part in [min, max] holds ``size``: the first index
-        of the ``size`` indices at its top."""
-        _check_area(min, max, size)
-        found = self._rev_awalk(self.root, 0, min, max, size)
+        """The highest empty range whose part in [min, max] holds ``size`` indices: returns
+        the first index of the ``size`` indices at the top of that part."""
+        _mas_check_area(min, max, size)
+        found = self._mas_rev_awalk(min, max, size)
         if found is None:
             raise MapleError(errno.EBUSY)
         return found
 
-    def _awalk(self, node: Node, lo: int, min: int, max: int, size: int) -> int | None:
-        self.visited += 1
-        start = lo
-        for i, pivot in enumerate(node.pivots):
-            if start > max:
-                break
-            if pivot >= min:
-                if node.leaf:
-                    if node.slots[i] is None:
-                        first = start if start > min else min
-                        end = pivot if pivot < max else max
-                        if end - first + 1 >= size:
-                            return first
+    def _mas_awalk(self, min: int, max: int, size: int) -> int | None:  # mas_awalk
+        # A recorded gap counts the whole empty range, but only its part inside
+        # [min, max] is usable: a subtree at the window's edge may look big enough and
+        # still fail.  Then ascend (mas_ascend) and carry on with the next sibling.  Only
+        # the two edges of the window can fail like that, so the cost stays O(log n).
+        leaf_level = self._height - 1
+        stack: list[Frame] = []
+        node: Any = self._root
+        nmin, nmax, level = 0, ULONG_MAX, 0
+        off = bisect_left(node.pivots, min)
+        visited = 0
+        try:
+            while True:
+                visited += 1
+                pivots, slots = node.pivots, node.slots
+                npiv = len(pivots)
+                start = pivots[off - 1] + 1 if off else nmin
+                while off < len(slots):
+                    if start > max:
+                        return None
+                    end = pivots[off] if off < npiv else nmax
+                    if level == leaf_level:
+                        if slots[off] is None:
+                            lo = start if start > min else min
+                            hi = end if end < max else max
+                            if hi - lo + 1 >= size:
+                                return lo
+                    elif node.gaps[off] >= size:
+                        stack.append((node, nmin, nmax, off))
+                        node, nmin, nmax = slots[off], start, end
+                        level += 1
+                        off = bisect_left(node.pivots, min)
+                        break
+                    start = end + 1
+                    off += 1
                 else:
-                    assert node.gaps is not None
-                    # A subtree whose largest gap is too small is never entered.
-                    if node.gaps[i] >= size:
-                        found = self._awalk(node.slots[i], start, min, max, size)
-                        if found is not None:
-                            return found
-            start = pivot + 1
-        return None
+                    if not stack:
+                        return None
+                    node, nmin, nmax, off = stack.pop()
+                    level -= 1
+                    off += 1
+        finally:
+            self.visited += visited
 
-    def _rev_awalk(self, node: Node, lo: int, min: int, max: int, size: int) -> int | None:
-        self.visited += 1
-        for i in range(len(node.pivots) - 1, -1, -1):
-            pivot = node.pivots[i]
-            start = node.pivots[i - 1] + 1 if i else lo
-            if start > max:
-                continue
-            if pivot < min:
-                break
-            if node.leaf:
-                if node.slots[i] is None:
-                    first = start if start > min else min
-                    end = pivot if pivot < max else max
-                    if end - first + 1 >= size:
-                        return end - size + 1
-            else:
-                assert node.gaps is not None
-                if node.gaps[i] >= size:
-                    found = self._rev_awalk(node.slots[i], start, min, max, size)
-                    if found is not None:
-                        return found
-        return None
+    def _mas_rev_awalk(self, min: int, max: int, size: int) -> int | None:  # mas_rev_awalk
+        # The mirror image of _mas_awalk: right to left, stepping back to the previous
+        # sibling when a subtree at the window's edge fails (mas_rewind_node).
+        leaf_level = self._height - 1
+        stack: list[Frame] = []
+        node: Any = self._root
+        nmin, nmax, level = 0, ULONG_MAX, 0
+        off = bisect_left(node.pivots, max)
+        visited = 0
+        try:
+            while True:
+                visited += 1
+                pivots, slots = node.pivots, node.slots
+                npiv = len(pivots)
+                while off >= 0:
+                    end = pivots[off] if off < npiv else nmax
+                    if end < min:
+                        return None
+                    start = pivots[off - 1] + 1 if off else nmin
+                    if level == leaf_level:
+                        if slots[off] is None:
+                            lo = start if start > min else min
+                            hi = end if end < max else max
+                            if hi - lo + 1 >= size:
+                                return hi - size + 1
+                    elif node.gaps[off] >= size:
+                        stack.append((node, nmin, nmax, off))
+                        node, nmin, nmax = slots[off], start, end
+                        level += 1
+                        off = bisect_left(node.pivots, max)
+                        break
+                    off -= 1
+                else:
+                    if not stack:
+                        return None
+                    node, nmin, nmax, off = stack.pop()
+                    level -= 1
+                    off -= 1
+        finally:
+            self.visited += visited
 
     def alloc_range(self, min: int, max: int, size: int, entry: T) -> int:  # mtree_alloc_range
+        if entry is None:
+            raise MapleError(errno.EINVAL)
         index = self.empty_area(min, max, size)
-        self.store_range(index, index + size - 1, entry)
+        self._mas_wr_store_entry(index, index + size - 1, entry)
         return index
 
     def alloc_rrange(self, min: int, max: int, size: int, entry: T) -> int:  # mtree_alloc_rrange
+        if entry is None:
+            raise MapleError(errno.EINVAL)
         index = self.empty_area_rev(min, max, size)
-        self.store_range(index, index + size - 1, entry)
+        self._mas_wr_store_entry(index, index + size - 1, entry)
         return index
 
-    # -- checking -----------------------------------------------------------------------
+    # -- checking ---------------------------------------------------------------------
     def validate(self) -> None:  # mt_validate
-        """Recompute everything from the leaves and compare; AssertionError on a mismatch."""
-        leaves: list[int] = []
-        count = self._validate(self.root, 0, ULONG_MAX, 0, leaves)
-        assert len(set(leaves)) == 1, f"leaves at different depths {sorted(set(leaves))}"
-        assert count == self.count, f"{count} entries, count says {self.count}"
-        prev_empty = False
-        for _, _, entry in self.iter_all():
-            assert not (prev_empty and entry is None), "adjacent empty ranges not coalesced"
-            prev_empty = entry is None
+        """Check every invariant from scratch; AssertionError naming the first broken one."""
+        # state: [entries counted, whether the range walked last was empty]; the second
+        # carries across leaves so that empty ranges meeting at a leaf edge are caught.
+        state = [0, 0]
+        self._mt_validate_node(self._root, 0, ULONG_MAX, 0, state)
+        if state[0] != self._count:
+            raise AssertionError(f"tree holds {state[0]} entries but counts {self._count}")
 
-    def _validate(self, node: Node, lo: int, hi: int, depth: int, leaves: list[int]) -> int:
-        assert node.pivots, "empty node"
-        assert len(node.pivots) == len(node.slots), "pivots and slots differ in number"
-        cap = LEAF_SLOTS if node.leaf else ARANGE_SLOTS
-        assert len(node.pivots) <= cap, "overfull node"
-        assert node.pivots[-1] == hi, f"node ends at {node.pivots[-1]:#x}, parent says {hi:#x}"
-        start = lo
-        for pivot in node.pivots:
-            assert pivot >= start, f"pivot {pivot:#x} below its range start {start:#x}"
-            start = pivot + 1
-        if node.leaf:
-            leaves.append(depth)
-            return sum(1 for entry in node.slots if entry is not None)
-        assert node.gaps is not None and len(node.gaps) == len(node.slots)
-        count = 0
-        start = lo
-        for i, pivot in enumerate(node.pivots):
-            child = node.slots[i]
-            count += self._validate(child, start, pivot, depth + 1, leaves)
-            assert node.gaps[i] == child.max_gap(start), (
-                f"gap {node.gaps[i]:#x} of child {i} should be {child.max_gap(start):#x}"
+    def _mt_validate_node(
+        self, node: Any, nmin: int, nmax: int, level: int, state: list[int]
+    ) -> int:
+        """Check one subtree (mas_validate_limits, mas_validate_gaps, mt_validate_nulls);
+        returns its largest gap."""
+        where = f"node [{nmin:#x}, {nmax:#x}] at depth {level}"
+        leaf = level == self._height - 1
+        kind = MapleLeaf64 if leaf else MapleArange64
+        if type(node) is not kind:
+            raise AssertionError(
+                f"{where} is a {type(node).__name__}, expected {kind.__name__} "
+                f"(leaves must all sit at depth {self._height - 1})"
             )
-            start = pivot + 1
-        return count
-
-
-def _slot_of(pivots: list[int], index: int) -> int:
-    """The first slot whose pivot is at or above ``index``."""
-    return bisect_left(pivots, index)
-
-
-def _check_area(min: int, max: int, size: int) -> None:
-    if min > max or size == 0 or max - min < size - 1:
-        raise MapleError(errno.EINVAL)
+        pivots, slots = node.pivots, node.slots
+        n = len(slots)
+        if len(pivots) != n - 1:
+            raise AssertionError(f"{where}: {len(pivots)} pivots for {n} slots")
+        cap = MAPLE_RANGE64_SLOTS if leaf else MAPLE_ARANGE64_SLOTS
+        if n > cap:
+            raise AssertionError(f"{where}: {n} slots, more than {cap}")
+        if level:
+            minimum = MAPLE_RANGE64_MIN if leaf else MAPLE_ARANGE64_MIN
+            if n < minimum:
+                raise AssertionError(f"{where}: {n} slots, fewer than mt_min_slots {minimum}")
+        elif not leaf and n < 2:
+            raise AssertionError(f"{where}: internal root with {n} child")
+        prev = nmin - 1
+        for i, pivot in enumerate(pivots):
+            if pivot <= prev:
+                raise AssertionError(f"{where}: pivot {i} = {pivot:#x} not above {prev:#x}")
+            prev = pivot
+        if pivots and pivots[-1] >= nmax:
+            raise AssertionError(f"{where}: last pivot {pivots[-1]:#x} leaves no last range")
+        if leaf:
+            start = nmin
+            for i, entry in enumerate(slots):
+                if entry is None:
+                    if state[1]:
+                        raise AssertionError(f"{where}: empty range at {start:#x} follows another")
+                    state[1] = 1
+                else:
+                    state[0] += 1
+                    state[1] = 0
+                start = (pivots[i] if i < len(pivots) else nmax) + 1
+            if slots[-1] is None and nmax != ULONG_MAX:
+                raise AssertionError(f"{where}: leaf ends with an empty range but is not last")
+            return _mas_leaf_max_gap(node, nmin, nmax)
+        gaps = node.gaps
+        if len(gaps) != n:
+            raise AssertionError(f"{where}: {len(gaps)} gaps for {n} slots")
+        start = nmin
+        for i, child in enumerate(slots):
+            end = pivots[i] if i < len(pivots) else nmax
+            gap = self._mt_validate_node(child, start, end, level + 1, state)
+            if gaps[i] != gap:
+                raise AssertionError(f"{where}: gap of slot {i} is {gaps[i]:#x}, really {gap:#x}")
+            start = end + 1
+        return max(gaps)

@@ -1,0 +1,204 @@
+"""Reading strace(1) output: a strict, anchored regular expression for the common line,
+and small rules for the rest (unfinished/resumed pairs, signals, exits).
+
+Handles ``-f`` pid prefixes (``[pid N]`` or a bare pid from ``-o``), ``-t``/``-tt``/
+``-ttt``/``-r`` timestamps, ``-y``/``-yy`` fd paths, ``-X raw``/``-X verbose`` values,
+errors (``= -1 ENOMEM (...)``), quoted strings containing ``) =``, and truncated lines.
+A line that cannot be read yields an :class:`Event` with ``error`` set, naming the line;
+the caller reports it and goes on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from .. import uapi
+
+PREFIX = (
+    r"^(?:\[pid\s+(?P<pid>\d+)\]\s+|(?P<pid2>\d+)\s+)?"
+    r"(?:(?P<ts>\d+:\d+:\d+(?:\.\d+)?|\d+\.\d+)\s+)?"
+)
+CALL = re.compile(
+    PREFIX + r"(?P<name>[a-z_][a-z0-9_]*)\((?P<args>.*)\)\s+=\s+"
+    r"(?P<ret>-?\d+|0x[0-9a-f]+|\?)(?:<(?P<retpath>[^>]*)>)?"
+    r"(?:\s+(?P<errno>E[A-Z0-9]+)\s+\((?P<strerror>[^)]*)\)|\s+\([^)]*\))?(?:\s+<[\d.]+>)?\s*$"
+)
+UNFINISHED = re.compile(
+    PREFIX + r"(?P<name>[a-z_][a-z0-9_]*)\((?P<args>.*?)\s*<unfinished \.\.\.>\s*$"
+)
+RESUMED = re.compile(
+    PREFIX + r"<\.\.\. (?P<name>[a-z_][a-z0-9_]*) resumed>\s*(?P<args>.*)\)\s+=\s+"
+    r"(?P<ret>-?\d+|0x[0-9a-f]+|\?)(?:<(?P<retpath>[^>]*)>)?"
+    r"(?:\s+(?P<errno>E[A-Z0-9]+)\s+\((?P<strerror>[^)]*)\)|\s+\([^)]*\))?(?:\s+<[\d.]+>)?\s*$"
+)
+SIGNAL = re.compile(PREFIX + r"--- (?P<sig>SIG[A-Z0-9]+) .*---\s*$")
+EXIT = re.compile(
+    PREFIX + r"\+\+\+ (?P<what>exited with -?\d+|killed by SIG[A-Z0-9]+.*) \+\+\+\s*$"
+)
+RELATIVE_TS = re.compile(r"^\s*\d+\.\d+\s+")
+
+CONSTANTS: dict[str, int] = {
+    name: value
+    for name, value in vars(uapi).items()
+    if isinstance(value, int) and name.split("_")[0] in ("PROT", "MAP", "MREMAP", "MADV", "O")
+}
+CONSTANTS.update(
+    {
+        "NULL": 0,
+        "AT_FDCWD": -100,
+        "O_CLOEXEC": 0o2000000,
+        "O_CREAT": 0o100,
+        "O_TRUNC": 0o1000,
+        "O_APPEND": 0o2000,
+        "O_NONBLOCK": 0o4000,
+        "O_DIRECTORY": 0o200000,
+        "O_NOFOLLOW": 0o400000,
+        "O_LARGEFILE": 0,
+        "O_PATH": 0o10000000,
+        "O_EXCL": 0o200,
+        "O_NOCTTY": 0o400,
+    }
+)
+
+
+@dataclass
+class Event:
+    """One completed system call (or a signal, an exit, or an unreadable line)."""
+
+    line: int
+    pid: int | None
+    name: str
+    args: list[str] = field(default_factory=list)
+    ret: int | None = None
+    errno: str | None = None
+    ret_path: str | None = None  # what -y printed after a returned fd
+    unfinished: bool = False  # the call's first half; it completes in a later event
+    error: str | None = None  # why the line could not be read
+
+    def arg(self, i: int) -> int:
+        return value(self.args[i])
+
+
+def value(token: str) -> int:
+    """An argument as a number: hex, decimal, NULL, symbolic flags, raw or verbose forms,
+    an fd with its -y path (``3</lib/libc.so.6>``)."""
+    token = token.strip()
+    if "/*" in token:  # -X verbose: "0x3 /* PROT_READ|PROT_WRITE */"
+        token = token.split("/*")[0].strip()
+    if token.endswith(">") and "<" in token:  # -y: "3</path>"
+        token = token[: token.index("<")]
+    total = 0
+    for part in token.split("|"):
+        part = part.strip()
+        if part in CONSTANTS:
+            total |= CONSTANTS[part]
+        elif re.fullmatch(r"-?0x[0-9a-fA-F]+|-?\d+", part):
+            total |= int(part, 0) if not part.startswith("-") else int(part, 0)
+        else:
+            raise ValueError(f"unknown value {part!r}")
+    return total
+
+
+def fd_path(token: str) -> str | None:
+    """The path strace -y printed after an fd, if any."""
+    match = re.search(r"<(.*)>\s*$", token.strip())
+    return match.group(1) if match else None
+
+
+def split_args(text: str) -> list[str]:
+    """Top-level comma-separated arguments, respecting quotes and brackets."""
+    args, depth, start, quoted, i = [], 0, 0, False, 0
+    while i < len(text):
+        ch = text[i]
+        if quoted:
+            if ch == "\\":
+                i += 1
+            elif ch == '"':
+                quoted = False
+        elif ch == '"':
+            quoted = True
+        elif ch == "<" and i and text[i - 1].isdigit():
+            # An fd's -y path ("3</lib/libc.so.6>") may hold any character but '>'.
+            close = text.find(">", i)
+            i = close if close != -1 else len(text)
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            args.append(text[start:i].strip())
+            start = i + 1
+        i += 1
+    tail = text[start:].strip()
+    if tail or args:
+        args.append(tail)
+    return args
+
+
+def string_arg(token: str) -> str:
+    """A quoted path argument, unescaped the way strace escapes it."""
+    token = token.strip()
+    if token.endswith("..."):
+        token = token[:-3]
+    if not (token.startswith('"') and token.endswith('"')):
+        raise ValueError(f"not a string: {token[:40]!r}")
+    return token[1:-1].encode().decode("unicode_escape")
+
+
+def _pid(match: re.Match[str]) -> int | None:
+    pid = match.group("pid") or match.group("pid2")
+    return int(pid) if pid else None
+
+
+def parse(lines: Iterable[str]) -> Iterator[Event]:
+    """Events in log order; an unfinished call is emitted when it resumes."""
+    pending: dict[int | None, tuple[str, str]] = {}
+    for number, raw in enumerate(lines, 1):
+        text = (
+            RELATIVE_TS.sub("", raw.rstrip("\n"), count=1) if raw[:1] == " " else raw.rstrip("\n")
+        )
+        if not text.strip():
+            continue
+        match = CALL.match(text)
+        if match is not None:
+            yield _event(number, _pid(match), match["name"], match["args"], match)
+            continue
+        match = UNFINISHED.match(text)
+        if match is not None:
+            pending[_pid(match)] = (match["name"], match["args"])
+            yield Event(
+                number, _pid(match), match["name"], split_args(match["args"]), unfinished=True
+            )
+            continue
+        match = RESUMED.match(text)
+        if match is not None:
+            pid = _pid(match)
+            name, head = pending.pop(pid, (match["name"], ""))
+            rest = match["args"]
+            args = head + (", " if head and rest and not rest.startswith(",") else "") + rest
+            yield _event(number, pid, name, args.replace(", ,", ","), match)
+            continue
+        match = SIGNAL.match(text)
+        if match is not None:
+            yield Event(number, _pid(match), "signal", [match["sig"]])
+            continue
+        match = EXIT.match(text)
+        if match is not None:
+            yield Event(number, _pid(match), "exit", [match["what"]])
+            continue
+        yield Event(number, None, "?", error=f"line {number}: cannot read {text[:80]!r}")
+
+
+def _event(number: int, pid: int | None, name: str, args: str, match: re.Match[str]) -> Event:
+    ret = match["ret"]
+    return Event(
+        number,
+        pid,
+        name,
+        split_args(args),
+        None if ret == "?" else int(ret, 0),
+        match["errno"],
+        match["retpath"],
+    )

@@ -1,0 +1,146 @@
+"""Reading strace output and replaying real programs' logs into the model."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vmsim import MAP_ANONYMOUS, MAP_PRIVATE, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE
+from vmsim.cli import main
+from vmsim.replay import read_bundle, replay_text
+from vmsim.strace.parse import parse, value
+
+DATA = Path(__file__).parent / "data"
+
+
+def events(text: str) -> list:
+    return list(parse(text.splitlines()))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000",
+        "[pid  4242] mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)"
+        " = 0x7f0000",
+        "4242 12:00:01.123456 mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS,"
+        " -1, 0) = 0x7f0000",
+        "1700000000.123456 mmap(NULL, 8192, 0x3, 0x22, -1, 0) = 0x7f0000",
+        "     0.000123 mmap(NULL, 8192, 0x3 /* PROT_READ|PROT_WRITE */, 0x22 /* MAP_PRIVATE|"
+        "MAP_ANONYMOUS */, -1, 0) = 0x7f0000",
+        "mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7f0000"
+        " <0.000012>",
+    ],
+)
+def test_call_lines_in_every_format(line: str) -> None:
+    (event,) = events(line)
+    assert event.name == "mmap" and event.ret == 0x7F0000
+    assert [event.arg(i) for i in range(6)] == [
+        0,
+        8192,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS,
+        -1,
+        0,
+    ]
+
+
+def test_errors_strings_fd_paths_signals_exits() -> None:
+    log = "\n".join(
+        [
+            'openat(AT_FDCWD, "/weird) = name", O_RDONLY) = 3</weird) = name>',
+            "mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 3</weird) = name>, 0) = 0x1000",
+            "mremap(0x1000, 4096, 8192, 0) = -1 ENOMEM (Cannot allocate memory)",
+            "fcntl(3, F_GETFD)                 = 0x1 (flags FD_CLOEXEC)",
+            "--- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x10} ---",
+            "+++ killed by SIGSEGV (core dumped) +++",
+            "+++ exited with 0 +++",
+        ]
+    )
+    found = events(log)
+    assert [e.name for e in found] == [
+        "openat",
+        "mmap",
+        "mremap",
+        "fcntl",
+        "signal",
+        "exit",
+        "exit",
+    ]
+    assert found[0].ret_path == "/weird) = name" and found[1].arg(4) == 3
+    assert found[2].errno == "ENOMEM" and found[2].arg(3) == 0
+    assert value("MREMAP_MAYMOVE|0x4") == MREMAP_MAYMOVE | 4
+
+
+def test_unfinished_and_resumed_calls_join() -> None:
+    found = events(
+        "11 mmap(NULL, 8192, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0 <unfinished ...>\n"
+        "12 brk(NULL) = 0x5000\n"
+        "11 <... mmap resumed>)               = 0x7000\n"
+    )
+    complete = [e for e in found if not e.unfinished]
+    assert [(e.pid, e.name, e.ret) for e in complete] == [(12, "brk", 0x5000), (11, "mmap", 0x7000)]
+    assert complete[1].arg(1) == 8192
+
+
+def test_malformed_and_truncated_lines_are_reported_and_skipped() -> None:
+    log = (DATA / "seed.bundle").read_text()
+    maps, strace = read_bundle(log)
+    lines = strace.splitlines()
+    lines.insert(5, "this is not strace output")
+    lines.insert(9, 'openat(AT_FDCWD, "/etc/ld.so.ca')  # cut off
+    report = replay_text("\n".join(lines), maps)
+    assert len(report.bad_lines) == 2 and report.bad_lines[0].startswith("line 6:")
+    assert report.checked == 18 and not report.mismatches
+
+
+@pytest.mark.parametrize("bundle", ["seed.bundle", "python-buffers.bundle"])
+def test_recorded_programs_are_predicted_exactly(bundle: str) -> None:
+    report = replay_text((DATA / bundle).read_text())
+    assert report.checked > 10 and not report.bad_lines
+    assert report.mismatches == [], [str(m) for m in report.mismatches]
+
+
+def test_python_growing_buffers_uses_mremap() -> None:
+    report = replay_text((DATA / "python-buffers.bundle").read_text())
+    assert report.calls["mremap"] >= 20
+
+
+def test_threads_share_the_address_space() -> None:
+    """Four threads malloc/realloc concurrently: their arenas are mapped into one address
+    space.  Calls that overlap in time may be logged in another order than the kernel ran
+    them, so follow mode keeps the model aligned."""
+    report = replay_text((DATA / "threads.bundle").read_text(), follow=True)
+    assert report.calls["mmap"] > 30 and report.skipped.get("mmap", 0) == 0
+    assert report.accuracy > 0.9
+
+
+def test_replay_cli_reports_missing_file_without_traceback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["replay", str(tmp_path / "nope.log")])
+    assert result.exit_code != 0 and "No such file" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(
+    shutil.which("strace") is None or shutil.which("gcc") is None, reason="needs strace and gcc"
+)
+def test_record_then_replay_a_fresh_program(tmp_path: Path) -> None:
+    src = tmp_path / "grow.c"
+    src.write_text(
+        "#define _GNU_SOURCE\n#include <sys/mman.h>\n#include <string.h>\n"
+        "int main(void){char *p = mmap(0, 4096, 3, 0x22, -1, 0); memset(p, 1, 4096);\n"
+        "for (int i = 2; i < 40; i++) p = mremap(p, (i - 1) * 4096, i * 4096, 1);\n"
+        "munmap(p, 39 * 4096); return 0;}\n"
+    )
+    exe = tmp_path / "grow"
+    subprocess.run(["gcc", "-O1", "-o", str(exe), str(src)], check=True)
+    bundle = tmp_path / "grow.bundle"
+    result = CliRunner().invoke(main, ["record", "-o", str(bundle), "--", str(exe)])
+    assert result.exit_code == 0, result.output
+    replayed = CliRunner().invoke(main, ["replay", str(bundle)])
+    assert replayed.exit_code == 0, replayed.output
+    assert "(100.0%)" in replayed.output
