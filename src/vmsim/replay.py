@@ -19,7 +19,7 @@ from typing import Any
 
 from .fs.file import Inode, OpenFile
 from .process import Process
-from .strace.parse import Event, parse, split_args, string_arg, value
+from .strace.parse import Event, parse, string_arg, value
 from .uapi import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE, O_RDWR
 
 MEMORY_CALLS = ("mmap", "munmap", "mremap", "mprotect", "madvise", "brk")
@@ -127,6 +127,12 @@ class Replayer:
             (self.same_mm if self.clone_in_flight is not False else self.own_mm).add(event.pid)
         if event.pid not in self.same_mm:
             self.report.skipped[event.name] += 1
+            return
+        if event.name == "execve" and event.ret == 0:
+            # A new program replaces the address space: its maps at exec are not known.
+            self.same_mm.discard(event.pid)
+            self.own_mm.add(event.pid)
+            self.report.skipped["execve (new address space)"] += 1
             return
         try:
             self.dispatch(event)
@@ -279,6 +285,3 @@ def replay_text(
     replayer = Replayer(process, follow)
     replayer.run(parse(log.splitlines()), progress)
     return replayer.report
-
-
-__all__ = ["ReplayReport", "Replayer", "read_bundle", "replay_text", "split_args", "write_bundle"]
