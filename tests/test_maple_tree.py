@@ -8,6 +8,8 @@ import math
 import random
 import tracemalloc
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -257,13 +259,15 @@ def test_ascending_inserts_and_spanning_stores() -> None:
     # One store over thousands of entries across many leaves and several levels.
     tree.store_range(4001, 30_002, -1)
     tree.validate()
-    assert len(tree) == 10_000 - (30_003 - 4000) // 4 + 1 + 1
+    # Entries 1001..7500 go, 1000 is cut back to [4000, 4000], the new one comes in.
+    assert len(tree) == 10_000 - 6500 + 1
     assert tree.find(4000) == (4000, 4000, 1000)
     assert tree.find(4001) == (4001, 30_002, -1)
     assert tree.find(30_003) == (30_004, 30_006, 7501)
     tree.store_range(3, 39_000, None)
     tree.validate()
-    assert tree.find(3) == (39_000 + 4, 39_000 + 6, 9751)
+    assert tree.find(3) == (39_001, 39_002, 9750)
+    assert tree.find_prev(39_000) == (0, 2, 0)
     assert tree.height <= height
     tree.store_range(0, ULONG_MAX, None)
     tree.validate()
@@ -281,13 +285,61 @@ def test_kernel_check_ranges_rebalance_gaps() -> None:
     for i in (200, 210, 220, 230):
         tree.erase(i)
     tree.validate()
-    assert tree.load(235) is None and tree.load(250) == 240
+    assert tree.load(235) is None and tree.load(250) == 250
     assert tree.empty_area(0, ULONG_MAX, 50) == 200
     for i in range(501):
         tree.store_range(i * 10, (i + 1) * 10, i * 10)
     tree.store_range(4600, 4959, 1)
     tree.validate()
-    assert tree.find(4590) == (4590, 4599, 4590) and tree.load(4960) == 4950
+    assert tree.find(4590) == (4590, 4599, 4590) and tree.load(4960) == 4960
+
+
+def test_validate_catches_corruption() -> None:
+    def fresh() -> MapleTree[int]:
+        tree: MapleTree[int] = MapleTree()
+        for k in range(2000):
+            tree.store_range(k * 3, k * 3 + 1, k)
+        tree.validate()
+        assert tree.height >= 3
+        return tree
+
+    def first_leaf(tree: MapleTree[int]) -> Any:
+        node = tree._root
+        for _ in range(tree.height - 1):
+            node = node.slots[0]
+        return node
+
+    def broken(corrupt: Callable[[MapleTree[int]], None], message: str) -> None:
+        tree = fresh()
+        corrupt(tree)
+        with pytest.raises(AssertionError, match=message):
+            tree.validate()
+
+    def bump_gap(tree: MapleTree[int]) -> None:
+        tree._root.gaps[0] += 1
+
+    def swap_pivots(tree: MapleTree[int]) -> None:
+        pivots = first_leaf(tree).pivots
+        pivots[1], pivots[2] = pivots[2], pivots[1]
+
+    def adjacent_nulls(tree: MapleTree[int]) -> None:
+        first_leaf(tree).slots[0] = None  # [0, 1] next to the empty [2, 2]
+
+    def miscount(tree: MapleTree[int]) -> None:
+        tree._count += 1
+
+    def uneven_depth(tree: MapleTree[int]) -> None:
+        tree._root.slots[0] = first_leaf(tree)
+
+    def past_max(tree: MapleTree[int]) -> None:
+        tree._root.slots[0].pivots[-1] = tree._root.pivots[0] + 5
+
+    broken(bump_gap, "gap of slot 0")
+    broken(swap_pivots, "not above")
+    broken(adjacent_nulls, "follows another")
+    broken(miscount, "counts")
+    broken(uneven_depth, "leaves must all sit at depth")
+    broken(past_max, "last pivot")
 
 
 # ---------------------------------------------------------------------------------------
@@ -337,7 +389,7 @@ def _search_visits(n: int) -> list[int]:
         # The window's top cuts the 5-hole short: the search has to back out of that
         # subtree and find the 13-hole further down.
         (True, base, small_hole[1] - 2, 5, big_hole[1] - 4),
-        (True, base, end - 1, 14, None),  # nothing fits: the root's gaps say so at once
+        (True, base, end - 1, 14, None),  # nothing fits: only the top edge is entered
         (False, base, end - 1, 5, big_hole[0]),
         (False, big_hole[0] + 9, end - 1, 5, small_hole[0]),  # cuts the 13-hole short
     ]

@@ -940,11 +940,38 @@ def test_selftest_mseal_mremap_multiple_vmas_fail(side: Any, seal: bool, kind: s
         "move_expand": (8, 10, FIXED),
         "move_shrink": (12, 8, FIXED),
     }[kind]
-    assert errno_of(side.mremap, ptr, old_len * PAGE, new_len * PAGE, flags, ptr2) == (
-        errno.EFAULT
-    )
+    assert errno_of(side.mremap, ptr, old_len * PAGE, new_len * PAGE, flags, ptr2) == errno.EFAULT
     expected = ["0-4 r--p", "4-8 ---p"] + (["8-12 r--p"] if kind == "move_shrink" else [])
     assert layout(side, base, 64 * PAGE) == expected
+
+
+def test_selftest_mseal_multi_vma_move_stops_at_sealed(side: Any) -> None:
+    """mseal_test.c test_seal_mremap_move applied to mremap_test.c's multi-VMA move: a FIXED
+    same-size move of [2 pages rw][2 pages r--, sealed] -> EPERM.  6.18 moves the VMAs one
+    by one (remap_move) and stops at the first error, so the unsealed first VMA has already
+    moved to the destination while the sealed one stays."""
+    base = carve(side, 64 * PAGE)
+    side.mmap(base, 2 * PAGE, RW, ANON | MAP_FIXED)
+    side.write(base, b"first")
+    ro(side, base + 2 * PAGE, 2 * PAGE)
+    side.mseal(base + 2 * PAGE, 2 * PAGE)
+    dst = base + 32 * PAGE
+    assert errno_of(side.mremap, base, 4 * PAGE, 4 * PAGE, FIXED, dst) == errno.EPERM
+    assert layout(side, base, 64 * PAGE) == ["2-4 r--p", "32-34 rw-p"]
+    assert side.read(dst, 5) == b"first"
+
+
+def test_selftest_mseal_mremap_shrink_tail_sealed(side: Any) -> None:
+    """mseal_test.c test_seal_mremap_shrink_multiple_vmas with the seal on the *second* VMA
+    only: 8 read-only pages, the last 4 made RW and sealed; shrinking 8 -> 2 pages in place
+    -> EPERM.  The tail munmap splits the unsealed first VMA at page 2 before it meets the
+    sealed one, and 6.18 leaves that split behind (same flags, not re-merged)."""
+    base = carve(side, 64 * PAGE)
+    ptr = ro(side, base, 8 * PAGE)
+    side.mprotect(ptr + 4 * PAGE, 4 * PAGE, RW)
+    side.mseal(ptr + 4 * PAGE, 4 * PAGE)
+    assert errno_of(side.mremap, ptr, 8 * PAGE, 2 * PAGE, 0) == errno.EPERM
+    assert layout(side, base, 64 * PAGE) == ["0-2 r--p", "2-4 r--p", "4-8 rw-p"]
 
 
 # =============================================================================================
@@ -1119,6 +1146,17 @@ def test_gvisor_in_place_copy(side: Any) -> None:
     base = carve(side, 16 * PAGE)
     m = anon(side, base, 1, MAP_SHARED)
     assert errno_of(side.mremap, m, 0, PAGE, 0, 0) == errno.ENOMEM
+
+
+def test_gvisor_private_duplicate_refused(side: Any) -> None:
+    """gvisor mremap.cc (the note before MremapTest.InPlace_Copy, Linux 4.14's dba58d3b8c50
+    "fail map duplication attempts for private mappings"): old_size 0 on a private mapping
+    -> EINVAL, with or without MREMAP_MAYMOVE; the mapping is untouched."""
+    base = carve(side, 16 * PAGE)
+    m = anon(side, base, 1, MAP_PRIVATE, RW)
+    assert errno_of(side.mremap, m, 0, PAGE, MAYMOVE, 0) == errno.EINVAL
+    assert errno_of(side.mremap, m, 0, PAGE, 0, 0) == errno.EINVAL
+    assert layout(side, base, 16 * PAGE) == ["0-1 rw-p"]
 
 
 def test_gvisor_may_move_copy(side: Any) -> None:

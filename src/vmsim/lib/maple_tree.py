@@ -85,11 +85,13 @@ class _BigNode:  # struct maple_big_node
 
     __slots__ = ("pivots", "slots", "gaps", "min")
 
-    def __init__(self, min: int) -> None:
-        self.pivots: list[int] = []
-        self.slots: list[Any] = []
-        self.gaps: list[int] = []
+    def __init__(
+        self, min: int, pivots: list[int], slots: list[Any], gaps: list[int] | None = None
+    ) -> None:
         self.min = min
+        self.pivots = pivots
+        self.slots = slots
+        self.gaps: list[int] = [] if gaps is None else gaps
 
     def push(self, pivot: int, entry: Any) -> None:
         # Coalescing here, at the only place leaf contents are assembled, is what keeps
@@ -118,21 +120,21 @@ class _BigNode:  # struct maple_big_node
             self.pivots.append(nmax)
             self.slots += slots[start:]
 
-    def append_node(self, node: Node, nmax: int, leaf: bool) -> None:
-        if leaf:
-            self.copy_leaf(node, nmax, 0)  # type: ignore[arg-type]
+    def append_node(self, node: Node, nmax: int) -> None:
+        if isinstance(node, MapleLeaf64):
+            self.copy_leaf(node, nmax, 0)
         else:
             self.pivots += node.pivots
             self.pivots.append(nmax)
             self.slots += node.slots
-            self.gaps += node.gaps  # type: ignore[union-attr]
+            self.gaps += node.gaps
 
-    def prepend_node(self, node: Node, nmin: int, nmax: int, leaf: bool) -> None:
+    def prepend_node(self, node: Node, nmin: int, nmax: int) -> None:
         own_pivots, own_slots, own_gaps = self.pivots, self.slots, self.gaps
         self.pivots, self.slots, self.gaps = [], [], []
         self.min = nmin
-        self.append_node(node, nmax, leaf)
-        if leaf:
+        self.append_node(node, nmax)
+        if isinstance(node, MapleLeaf64):
             for pivot, entry in zip(own_pivots, own_slots, strict=True):
                 self.push(pivot, entry)
         else:
@@ -230,7 +232,7 @@ class MapleTree(Generic[T]):
         return self._height
 
     # -- walking ----------------------------------------------------------------------
-    def _mas_wr_walk(self, index: int, level: int) -> list[Frame]:
+    def _mas_wr_walk(self, index: int, level: int) -> list[Frame]:  # also mas_walk for reads
         """Frames from the root down to ``level`` (0 = root) towards ``index``."""
         path: list[Frame] = []
         node: Any = self._root
@@ -349,7 +351,7 @@ class MapleTree(Generic[T]):
     def find(self, index: int, max: int = ULONG_MAX) -> tuple[int, int, T] | None:  # mt_find
         return next(self.iter_range(index, max), None)
 
-    def find_prev(self, index: int, min: int = 0) -> tuple[int, int, T] | None:  # mt_find_prev
+    def find_prev(self, index: int, min: int = 0) -> tuple[int, int, T] | None:  # mas_find_rev
         """The last entry whose range meets [min, index]: (first, last, entry)."""
         if min > index:
             return None
@@ -430,12 +432,10 @@ class MapleTree(Generic[T]):
             removed = self._count_spanned(lpath, rpath)
         rnode, _, rmax, rslot = rpath[-1]
 
-        big = _BigNode(lmin)
         lpivots, lslots = lnode.pivots, lnode.slots
         # Slots wholly before ``first`` are copied as they are, the one holding ``first``
         # is cut short, then come the new range and what is left after ``last``.
-        big.pivots = lpivots[:lslot]
-        big.slots = lslots[:lslot]
+        big = _BigNode(lmin, lpivots[:lslot], lslots[:lslot])
         kept = 0
         if (lpivots[lslot - 1] + 1 if lslot else lmin) < first:
             big.push(first - 1, lslots[lslot])
@@ -467,13 +467,14 @@ class MapleTree(Generic[T]):
                 cuts = _mab_calc_split(big, leaf)
             if in_place and len(cuts) == 1:
                 # Same node, same bounds: rewrite it and let the gaps above catch up.
-                node.pivots = big.pivots[:-1]
-                node.slots = big.slots
                 if leaf:
                     gap = big.leaf_gap(0, len(big.slots))
                 else:
                     node.gaps = big.gaps
                     gap = max(big.gaps)
+                big.pivots.pop()  # a node keeps its max in the parent, not in itself
+                node.pivots = big.pivots
+                node.slots = big.slots
                 if level:
                     self._mas_update_gap(lpath, level, gap)
                 else:
@@ -490,7 +491,7 @@ class MapleTree(Generic[T]):
             level -= 1
             pl, plmin, _, ploff = lpath[level]
             pr, _, prmax, proff = rpath[level]
-            big = _BigNode(plmin)
+            big = _BigNode(plmin, [], [], [])
             for i in range(ploff):
                 big.push_child(pl.pivots[i], pl.slots[i], pl.gaps[i])
             for child, cmax, cgap in new:
@@ -520,12 +521,12 @@ class MapleTree(Generic[T]):
             ):
                 frames = self._mas_wr_walk(rmax + 1, level)
                 node, _, nmax, _ = frames[-1]
-                big.append_node(node, nmax, leaf)
+                big.append_node(node, nmax)
                 rpath[: level + 1] = frames
             elif len(big.slots) < minimum and big.min != 0:
                 frames = self._mas_wr_walk(big.min - 1, level)
                 node, nmin, nmax, _ = frames[-1]
-                big.prepend_node(node, nmin, nmax, leaf)
+                big.prepend_node(node, nmin, nmax)
                 lpath[: level + 1] = frames
             else:
                 return pulled
@@ -545,12 +546,12 @@ class MapleTree(Generic[T]):
         if off and len(siblings[off - 1].slots) <= room:
             frames = self._mas_wr_walk(big.min - 1, level)
             node, nmin, nmax, _ = frames[-1]
-            big.prepend_node(node, nmin, nmax, leaf)
+            big.prepend_node(node, nmin, nmax)
             lpath[: level + 1] = frames
         elif off + 1 < len(siblings) and len(siblings[off + 1].slots) <= room:
             frames = self._mas_wr_walk(big.pivots[-1] + 1, level)
             node, _, nmax, _ = frames[-1]
-            big.append_node(node, nmax, leaf)
+            big.append_node(node, nmax)
             rpath[: level + 1] = frames
         else:
             return False

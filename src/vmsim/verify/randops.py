@@ -62,7 +62,9 @@ ARENA_LO = 0x7FFFF0000000  # where MAP_FIXED mostly lands: among the top-down mm
 ARENA_HI = 0x7FFFF7800000
 SAFE_LO = 0x7FFF00000000  # nothing of the helper's lives in [SAFE_LO, its libraries)
 SAFE_HI = 0x7FFFF7800000 + (1 << 30)
-MIXES = ("default", "mremap", "huge", "bad")
+MIXES = ("default", "mremap", "huge", "bad", "maxmap")
+FILL_BASE = 0x7FFF40000000  # where "maxmap" lays out its one-page VMAs
+FILL_TARGET = 65515  # a few below vm.max_map_count, where each kind of call hits its limit
 # File mappings are known to diverge in Rss near the end of the file: 6.18 fault-around maps
 # whole large folios of the page cache, which the model does not have.  Run on request only.
 ALL_MIXES = (*MIXES, "files")
@@ -131,6 +133,7 @@ class Generator:
     reserved: list[tuple[int, int]]  # the helper's own mappings: never touched
     model: Process
     fd: int | None = None  # a file open on both sides, for file mappings
+    fill_slot: int = 0  # the next one-page VMA the "maxmap" mix lays out
 
     def ours(self) -> list[tuple[int, int]]:
         return [
@@ -174,8 +177,28 @@ class Generator:
             [PROT_READ | PROT_WRITE] * 4 + [PROT_READ, PROT_NONE, PROT_READ | PROT_EXEC, PROT_WRITE]
         )
 
+    @property
+    def filling(self) -> bool:
+        """The "maxmap" mix first drives the VMA count up to just below the limit."""
+        return self.mix == "maxmap" and self.model.mm.map_count < FILL_TARGET
+
     def next(self) -> Op:
+        if self.filling:
+            # Alternating protections keep neighbours from merging: one VMA per call.
+            slot = self.fill_slot
+            self.fill_slot += 1
+            prot = PROT_READ if slot % 2 else PROT_READ | PROT_WRITE
+            return Op(
+                "mmap",
+                (
+                    FILL_BASE + slot * 2 * PAGE_SIZE,
+                    PAGE_SIZE,
+                    prot,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                ),
+            )
         weights = {
+            "maxmap": [30, 25, 25, 8, 4, 2, 3, 3],
             "default": [25, 14, 20, 10, 8, 4, 9, 10],
             "files": [30, 12, 18, 8, 6, 2, 12, 12],
             "mremap": [18, 6, 50, 4, 3, 2, 8, 9],
@@ -495,6 +518,11 @@ def _run(
         out_k = apply(kernel, op)
         if coverage is not None:
             coverage.record(op, out_m, trace)
+        if gen.filling:
+            # Laying out thousands of VMAs: only results are compared, which keeps it fast.
+            if out_m != out_k:
+                return index + 1, Divergence(index, op, out_m, out_k, "different results"), done
+            continue
         if check:
             model.check()
         divergence = compare(model, kernel, gen, op, index, out_m, out_k)
