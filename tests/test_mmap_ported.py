@@ -87,12 +87,6 @@ def is_model(side: Any) -> bool:
     return isinstance(side, Process)
 
 
-def model_bug(request: pytest.FixtureRequest, side: Any, reason: str) -> None:
-    """Expect the model side of this scenario to fail (strictly): the kernel side passes."""
-    if is_model(side):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"model bug: {reason}"))
-
-
 # -- helpers ----------------------------------------------------------------------------------
 
 
@@ -360,13 +354,6 @@ def test_ltp_mmap20_shared_validate_bit7_is_map_above4g(
     EOPNOTSUPP; on x86-64 that bit is MAP_ABOVE4G, which (like MAP_32BIT and the
     MAP_HUGE_2MB/MAP_HUGE_1GB size encodings) belongs to LEGACY_MAP_MASK since 6.4, so
     Linux 6.18 validates it and maps the file."""
-    model_bug(
-        request,
-        side,
-        "LEGACY_MAP_MASK in mm/mmap.py lacks MAP_32BIT, MAP_ABOVE4G, MAP_HUGE_2MB and "
-        "MAP_HUGE_1GB, so MAP_SHARED_VALIDATE|MAP_ABOVE4G (or |MAP_32BIT) on a file gives "
-        "EOPNOTSUPP instead of a mapping",
-    )
     fd = open_file(side, tmp_path / "file_to_mmap", b"a" * 1024)
     addr = side.mmap(0, 1024, RW, MAP_SHARED_VALIDATE | flag, fd, 0)
     assert side.read(addr, 1024) == b"a" * 1024
@@ -1015,22 +1002,8 @@ def test_selftest_mseal_discard(
     if seal:
         side.mseal(ptr, 4 * PAGE)
     refused = seal and kind == "ro_anon"
-    if refused:
-        model_bug(
-            request,
-            side,
-            SEAL_BUG,
-        )
     assert errno_of(side.madvise, ptr, 4 * PAGE, MADV_DONTNEED) == (errno.EPERM if refused else 0)
     assert errno_of(side.munmap, ptr, 4 * PAGE) == (errno.EPERM if seal else 0)
-
-
-SEAL_BUG = (
-    "madvise() ignores mseal: a discarding advice (MADV_DONTNEED, MADV_FREE, MADV_REMOVE, "
-    "MADV_DONTFORK, MADV_WIPEONFORK, MADV_DONTNEED_LOCKED) on sealed read-only private "
-    "anonymous memory succeeds (or gives EINVAL) instead of failing with EPERM "
-    "(can_madvise_modify)"
-)
 
 
 @SEAL
@@ -1053,8 +1026,6 @@ def test_selftest_mseal_discard_advices(
     the kernel counts as discarding (is_discard()): on sealed read-only private anonymous
     memory each is refused with EPERM (checked before MADV_REMOVE's own EINVAL for private
     memory); unsealed they succeed, except MADV_REMOVE (EINVAL, not shared)."""
-    if seal:
-        model_bug(request, side, SEAL_BUG)
     base = carve(side, 16 * PAGE)
     ptr = ro(side, base, 4)
     if seal:
@@ -1067,7 +1038,6 @@ def test_selftest_mseal_discard_across_vmas(request: pytest.FixtureRequest, side
     sealed; MADV_DONTNEED over both -> EPERM.  (Added, as 6.18 does it: the VMAs are
     handled in order, so the unsealed first page has already been discarded -- it reads 0
     -- while the sealed page keeps its data.)"""
-    model_bug(request, side, SEAL_BUG)
     base = carve(side, 16 * PAGE)
     ptr = side.mmap(base, 2 * PAGE, RW, ANON | MAP_FIXED)
     side.write(ptr, b"\x11" * 2 * PAGE)

@@ -55,6 +55,7 @@ from .vm_flags import (
     VM_PFNMAP,
     VM_RAND_READ,
     VM_READ,
+    VM_SEALED,
     VM_SEQ_READ,
     VM_SHARED,
     VM_SPECIAL,
@@ -90,6 +91,16 @@ POPULATE_ADVICE = {MADV_POPULATE_READ, MADV_POPULATE_WRITE}
 # Not modelled, so refused rather than silently ignored: MADV_COLLAPSE (THP),
 # MADV_GUARD_INSTALL/REMOVE (guard markers), MADV_HWPOISON/SOFT_OFFLINE.
 SUPPORTED_ADVICE = FLAG_ADVICE | PAGE_ADVICE | POPULATE_ADVICE
+
+# Advice that throws data away (is_discard()): refused on sealed read-only anonymous memory.
+DISCARD_ADVICE = {
+    MADV_FREE,
+    MADV_DONTNEED,
+    MADV_DONTNEED_LOCKED,
+    MADV_REMOVE,
+    MADV_DONTFORK,
+    MADV_WIPEONFORK,
+}
 
 KSM_INCOMPATIBLE = VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_HUGETLB
 KSM_INCOMPATIBLE |= VM_MIXEDMAP
@@ -228,6 +239,15 @@ def do_madvise(mm: MmStruct, start: int, len_in: int, behavior: int) -> None:
     madvise_walk_vmas(mm, start, end, behavior)
 
 
+def can_madvise_modify(vma: VmAreaStruct, behavior: int) -> bool:
+    """mseal() forbids only discarding data a user could not otherwise overwrite."""
+    if not vma.vm_flags & VM_SEALED or behavior not in DISCARD_ADVICE:
+        return True
+    if vma.vm_file is not None or vma.vm_flags & VM_SHARED:
+        return True
+    return bool(vma.vm_flags & VM_WRITE)
+
+
 def madvise_walk_vmas(mm: MmStruct, start: int, end: int, behavior: int) -> None:
     """Apply the advice to every VMA in range; holes give ENOMEM, but only at the end."""
     unmapped_error = False
@@ -241,6 +261,8 @@ def madvise_walk_vmas(mm: MmStruct, start: int, end: int, behavior: int) -> None
             if start >= end:
                 break
         tmp = min(vma.vm_end, end)
+        if not can_madvise_modify(vma, behavior):
+            raise syscall_error(errno.EPERM)
         if behavior in FLAG_ADVICE:
             vma = madvise_update_vma(mm, vma, start, tmp, madvise_new_flags(vma, behavior))
         else:

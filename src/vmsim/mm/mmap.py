@@ -90,6 +90,10 @@ LEGACY_MAP_MASK = (
     | MAP_NONBLOCK
     | MAP_STACK
     | MAP_HUGETLB
+    | 0x40  # MAP_32BIT
+    | 0x80  # MAP_ABOVE4G
+    | 21 << 26  # MAP_HUGE_2MB
+    | 30 << 26  # MAP_HUGE_1GB
 )
 MAX_LFS_FILESIZE = (1 << 63) - 1
 
