@@ -523,6 +523,8 @@ def _run(
             if out_m != out_k:
                 return index + 1, Divergence(index, op, out_m, out_k, "different results"), done
             continue
+        if gen.mix == "maxmap" and index % 100 and out_m == out_k:
+            continue  # with ~65,000 VMAs, maps and smaps are compared every 100 calls
         if check:
             model.check()
         divergence = compare(model, kernel, gen, op, index, out_m, out_k)
