@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sides import carve, errno_of, is_model, layout, maps_entries, vma_of
 from vmsim.errors import BusError, SegmentationFault
-from vmsim.process import Process
 from vmsim.uapi import (
     MADV_DONTFORK,
     MADV_DONTNEED,
@@ -53,7 +52,6 @@ from vmsim.uapi import (
     PROT_WRITE,
     ULONG_MAX,
 )
-from vmsim.verify.live import LiveProcess, live_kernel_available
 
 PAGE = PAGE_SIZE
 MIB = 1 << 20
@@ -62,75 +60,8 @@ RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
 SHANON = MAP_SHARED | MAP_ANONYMOUS
 
-LIVE_OK, LIVE_WHY = live_kernel_available()
-
 
 # -- the two sides ----------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["model", "kernel"])
-def side(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The model (its invariants checked afterwards) or the live kernel's helper process."""
-    if request.param == "model":
-        proc = Process()
-        yield proc
-        proc.check()
-        return
-    if not LIVE_OK:
-        pytest.skip(LIVE_WHY)
-    with LiveProcess() as live:
-        yield live
-        assert live.alive, "the live helper died during the scenario"
-
-
-def is_model(side: Any) -> bool:
-    return isinstance(side, Process)
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def carve(side: Any, size: int, align: int = PAGE, guard: int = 16 * PAGE) -> int:
-    """An empty, ``align``-aligned stretch of ``size`` bytes belonging to this test: a
-    PROT_NONE reservation whose middle is unmapped again (the PROT_NONE ends stay)."""
-    start = side.mmap(0, size + align + 2 * guard, PROT_NONE, ANON | MAP_NORESERVE)
-    base = (start + guard + align - 1) & ~(align - 1)
-    side.munmap(base, size)
-    return base
-
-
-def errno_of(fn: Callable[..., Any], *args: int) -> int:
-    """The errno the call fails with; 0 if it succeeds."""
-    try:
-        fn(*args)
-    except OSError as err:
-        return err.errno or 0
-    return 0
-
-
-def maps_entries(side: Any) -> list[tuple[int, int, str, int]]:
-    out = []
-    for line in side.maps().splitlines():
-        fields = line.split()
-        lo, hi = (int(x, 16) for x in fields[0].split("-"))
-        out.append((lo, hi, fields[1], int(fields[2], 16)))
-    return out
-
-
-def layout(side: Any, base: int, size: int) -> list[str]:
-    """The VMAs meeting [base, base+size) as 'first-end perms' in pages from base."""
-    return [
-        f"{(lo - base) // PAGE}-{(hi - base) // PAGE} {perms}"
-        for lo, hi, perms, _off in maps_entries(side)
-        if lo < base + size and hi > base
-    ]
-
-
-def vma_of(side: Any, addr: int) -> tuple[int, int] | None:
-    for lo, hi, _perms, _off in maps_entries(side):
-        if lo <= addr < hi:
-            return lo, hi
-    return None
 
 
 def smaps_of(side: Any, addr: int) -> dict[str, str]:
