@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from vmsim.errors import BusError, SegmentationFault
 from vmsim.process import Process
 from vmsim.uapi import MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PAGE_SIZE, PROT_NONE
+from vmsim.verify.suites import errno_of  # noqa: F401 - shared with the test modules
 
 PAGE = PAGE_SIZE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -28,15 +29,6 @@ def carve(side: Any, size: int, align: int = PAGE, guard: int = 16 * PAGE) -> in
     base = (start + guard + align - 1) & ~(align - 1)
     side.munmap(base, size)
     return base
-
-
-def errno_of(fn: Callable[..., Any], *args: int) -> int:
-    """The errno the call fails with; 0 if it succeeds."""
-    try:
-        fn(*args)
-    except OSError as err:
-        return err.errno or 0
-    return 0
 
 
 def maps_entries(side: Any) -> list[tuple[int, int, str, int]]:
@@ -68,3 +60,17 @@ def vma_of(side: Any, addr: int) -> tuple[int, int] | None:
 
 def is_mapped(side: Any, addr: int) -> bool:
     return vma_of(side, addr) is not None
+
+
+def faults(side: Any, addr: int, write: bool = False) -> str | None:
+    """The signal (and si_code) an access raises, or None when it succeeds."""
+    try:
+        if write:
+            side.write(addr, b"\x5a")
+        else:
+            side.read(addr, 1)
+    except BusError as sig:
+        return f"SIGBUS {sig.code}"
+    except SegmentationFault as sig:
+        return f"SIGSEGV {sig.code}"
+    return None

@@ -21,8 +21,7 @@ from typing import Any
 
 import pytest
 
-from sides import carve, errno_of, is_model, layout, maps_entries, vma_of
-from vmsim.errors import BusError, SegmentationFault
+from sides import carve, errno_of, faults, is_model, layout, maps_entries, vma_of
 from vmsim.uapi import (
     MADV_DONTFORK,
     MADV_DONTNEED,
@@ -80,20 +79,6 @@ def smaps_of(side: Any, addr: int) -> dict[str, str]:
             fields[key] = value.replace(" kB", "").strip()
     assert fields, f"no VMA at {addr:#x}"
     return fields
-
-
-def faults(side: Any, addr: int, write: bool = False) -> str | None:
-    """The signal (and si_code) an access raises, or None when it succeeds."""
-    try:
-        if write:
-            side.write(addr, b"\x5a")
-        else:
-            side.read(addr, 1)
-    except BusError as sig:
-        return f"SIGBUS {sig.code}"
-    except SegmentationFault as sig:
-        return f"SIGSEGV {sig.code}"
-    return None
 
 
 def open_file(side: Any, path: Path, data: bytes, flags: int = os.O_RDWR) -> int:
