@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from .arch.x86.mmap import TASK_SIZE_4LEVEL, mmap_base, mmap_legacy_base
 from .fs.file import Inode, OpenFile
-from .fs.proc.task_mmu import show_maps, show_smaps
+from .fs.proc.task_mmu import show_maps, show_smaps, smaps_rss
 from .kernel.trace import Trace
 from .mm import vma as vmalib
 from .mm.debug import validate_mm
@@ -184,6 +184,17 @@ class Process:
 
     def smaps(self) -> str:
         return show_smaps(self.mm, vmalib.all_vmas(self.mm), self.gate_vma)
+
+    def rss_by_range(
+        self, wanted: Callable[[int, int], bool] | None = None
+    ) -> dict[tuple[int, int], int]:
+        """Each VMA's smaps Rss in kB, keyed by (start, end); only the ``wanted`` ones."""
+        mm = self.mm
+        return {
+            (v.vm_start, v.vm_end): smaps_rss(mm, v) >> 10
+            for v in vmalib.all_vmas(mm)
+            if wanted is None or wanted(v.vm_start, v.vm_end)
+        }
 
     def trace(self) -> Trace:
         """``with p.trace() as t:`` records the model's kernel call flow."""
