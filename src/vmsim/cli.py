@@ -339,6 +339,11 @@ def replay(log: str, maps_file: str | None, follow: bool, as_json: bool) -> None
             _emit("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(report.errors.items())))
         if report.skipped:
             _emit("skipped: " + ", ".join(f"{k} {v}" for k, v in report.skipped.items()))
+        if report.concurrent:
+            _emit(
+                f"{report.concurrent} calls overlapped another thread's; {report.reordered} "
+                "groups of them ran in another order than they returned, as their results show"
+            )
         _emit(
             f"predicted {report.checked - len(report.mismatches)} of {report.checked} "
             f"results ({report.accuracy:.1%}); peak {report.peak_vmas} VMAs, "

@@ -5,10 +5,18 @@ call whose result differs from the log.  Follow mode makes the log's results
 authoritative: after a difference the model's mapping is moved to where the
 kernel put it, so replay can go on.  Threads (clone with CLONE_VM) share the
 address space; other children get their own, which the replay skips and counts.
+
+Threads' calls may run at the same time, and the kernel then applies them in an
+order the log does not show: each call takes mmap_lock somewhere between the line
+that starts it and the line that returns.  Calls whose intervals overlap are
+replayed together, in the first order that respects the log (a call that returned
+before another started comes first) and gives every logged result; when no such
+order exists, in the order they returned, and the differences are reported.
 """
 
 from __future__ import annotations
 
+import copy
 import errno as errno_mod
 import os
 import re
@@ -26,6 +34,9 @@ MEMORY_CALLS = ("mmap", "munmap", "mremap", "mprotect", "madvise", "brk")
 CLONE_VM = 0x100
 CLONE_VFORK = 0x4000
 BUNDLE_MAGIC = "vmsim-bundle 1"
+# How many trial calls one group of concurrent calls may cost before its order is left
+# as the log's: the orders to try grow with the factorial of the group's size.
+ORDER_SEARCH_BUDGET = 2000
 
 
 @dataclass
@@ -47,6 +58,8 @@ class ReplayReport:
     bad_lines: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     checked: int = 0
+    concurrent: int = 0  # calls that overlapped another thread's call
+    reordered: int = 0  # groups of those whose results fix an order other than the log's
     peak_vmas: int = 0
     peak_rss_pages: int = 0
 
@@ -63,6 +76,8 @@ class ReplayReport:
             "accuracy": self.accuracy,
             "bad_lines": self.bad_lines,
             "skipped": dict(self.skipped),
+            "concurrent": self.concurrent,
+            "reordered": self.reordered,
             "peak_vmas": self.peak_vmas,
             "peak_rss_kb": self.peak_rss_pages * 4,
         }
@@ -93,6 +108,10 @@ class Replayer:
         # clone is in flight, a new pid shares the address space iff it had CLONE_VM.
         self.clone_in_flight: bool | None = None
         self.started = False
+        # Memory calls started and not yet returned, by pid (the line each started on),
+        # and those returned while another was still running, in the order they returned.
+        self.in_flight: dict[int | None, int] = {}
+        self.concurrent: list[tuple[int, Event]] = []
 
     def run(self, events: Iterable[Event], progress: Callable[[], None] | None = None) -> None:
         for event in events:
@@ -102,6 +121,8 @@ class Replayer:
                 self.report.bad_lines.append(event.error)
                 continue
             self.step(event)
+        self.in_flight.clear()  # calls the log never saw return (the process was killed)
+        self.replay_concurrent()
 
     def step(self, event: Event) -> None:
         if not self.started:
@@ -118,6 +139,8 @@ class Replayer:
             if event.name == "execve":
                 return
         if event.unfinished:
+            if event.name in MEMORY_CALLS and event.pid not in self.own_mm:
+                self.in_flight[event.pid] = event.line
             if event.name in ("clone", "clone3", "fork", "vfork"):
                 self.clone_in_flight = event.name in ("clone", "clone3") and _flags_have_vm(
                     event.args
@@ -125,7 +148,13 @@ class Replayer:
             return
         if event.pid not in self.same_mm and event.pid not in self.own_mm:
             (self.same_mm if self.clone_in_flight is not False else self.own_mm).add(event.pid)
+        # A thread killed in the middle of a call: the call may or may not have taken
+        # effect, and the model leaves it out.
+        killed = event.name == "exit" and self.in_flight.pop(event.pid, None) is not None
+        if killed and not self.in_flight:
+            self.replay_concurrent()
         if event.pid not in self.same_mm:
+            self.in_flight.pop(event.pid, None)
             self.report.skipped[event.name] += 1
             return
         if event.name == "execve" and event.ret == 0:
@@ -134,10 +163,62 @@ class Replayer:
             self.own_mm.add(event.pid)
             self.report.skipped["execve (new address space)"] += 1
             return
+        if event.name in MEMORY_CALLS:
+            started = self.in_flight.pop(event.pid, event.line)
+            if self.in_flight or self.concurrent:
+                self.concurrent.append((started, event))
+                if not self.in_flight:
+                    self.replay_concurrent()
+                return
+        self.guarded(event)
+
+    def guarded(self, event: Event) -> None:
         try:
             self.dispatch(event)
         except (ValueError, IndexError) as err:
             self.report.bad_lines.append(f"line {event.line}: {event.name}: {err}")
+
+    def replay_concurrent(self) -> None:
+        """Replay a group of overlapping calls, in an order that gives the logged results."""
+        group, self.concurrent = self.concurrent, []
+        if not group:
+            return
+        self.report.concurrent += len(group)
+        order = self.order_matching_log(group)
+        if order is None:
+            order = [event for _, event in group]
+        elif order != [event for _, event in group]:
+            self.report.reordered += 1
+        for event in order:
+            self.guarded(event)
+
+    def order_matching_log(self, group: list[tuple[int, Event]]) -> list[Event] | None:
+        """The first order the log allows in which every call returns what it logged,
+        found by trying calls on copies of the address space."""
+        budget = ORDER_SEARCH_BUDGET
+
+        def search(process: Process, rest: list[tuple[int, Event]]) -> list[Event] | None:
+            nonlocal budget
+            if not rest:
+                return []
+            for i, (started, event) in enumerate(rest):
+                if any(other.line < started for _, other in rest):
+                    continue  # another call returned before this one began: it goes first
+                if budget == 0:
+                    return None
+                budget -= 1
+                trial = copy.deepcopy(process)
+                if _call(trial, event.name, [value(a) for a in event.args]) != _outcome(event):
+                    continue
+                tail = search(trial, rest[:i] + rest[i + 1 :])
+                if tail is not None:
+                    return [event, *tail]
+            return None
+
+        try:
+            return search(self.process, group)
+        except (ValueError, IndexError):
+            return None  # an unreadable argument: each call reports it when replayed
 
     def dispatch(self, event: Event) -> None:
         name = event.name
