@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import countOf
 
 from ...mm.mm_types import MmStruct, VmAreaStruct
 from ...mm.page import ZERO_PAGE
@@ -135,7 +136,7 @@ def smaps_rss(mm: MmStruct, vma: VmAreaStruct) -> int:
     pages = 0
     for base, table in mm.pgtables.pte_tables(start, end):
         if base >= start and base + PMD_SIZE <= end:
-            pages += sum(1 for page in table.values() if page is not ZERO_PAGE)
+            pages += len(table) - countOf(table.values(), ZERO_PAGE)
         else:
             pages += sum(
                 1
