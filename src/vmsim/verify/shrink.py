@@ -26,15 +26,20 @@ def replay(ops: list[Op], kernel_factory: Callable[[], Any]) -> Divergence | Non
         reserved = [(v.vm_start, v.vm_end) for v in model.vmas()]
         gen = Generator(random.Random(0), "default", reserved, model)
         for index, op in enumerate(ops):
-            out_m, out_k = apply(model, op), apply(kernel, op)
+            try:
+                out_m, out_k = apply(model, op), apply(kernel, op)
+            except RuntimeError as err:
+                # The helper died: a different failure from the one being shrunk.
+                return Divergence(index, op, "-", "-", f"the live helper failed: {err}")
             divergence = compare(model, kernel, gen, op, index, out_m, out_k)
             if divergence is not None:
                 return divergence
     return None
 
 
-def shrink(ops: list[Op], run: Runner, budget: int = 400) -> list[Op]:
-    """Delta debugging: drop ever smaller chunks while the sequence still diverges."""
+def shrink(ops: list[Op], run: Runner, budget: int = 400, what: str | None = None) -> list[Op]:
+    """Delta debugging: drop ever smaller chunks while the sequence still diverges (in
+    the way ``what`` names, if given: different results, maps, Rss, a dead helper)."""
     current = list(ops)
     chunk = max(len(current) // 2, 1)
     while chunk >= 1 and budget > 0:
@@ -43,7 +48,8 @@ def shrink(ops: list[Op], run: Runner, budget: int = 400) -> list[Op]:
         while start < len(current) and budget > 0:
             candidate = current[:start] + current[start + chunk :]
             budget -= 1
-            if candidate and run(candidate) is not None:
+            found = run(candidate) if candidate else None
+            if found is not None and what in (None, found.what):
                 current = candidate
                 removed = True
             else:
