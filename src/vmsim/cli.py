@@ -339,6 +339,8 @@ def replay(log: str, maps_file: str | None, follow: bool, as_json: bool) -> None
             _emit("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(report.errors.items())))
         if report.skipped:
             _emit("skipped: " + ", ".join(f"{k} {v}" for k, v in report.skipped.items()))
+        if report.notes:
+            _emit("notes: " + ", ".join(f"{k} {v}" for k, v in report.notes.items()))
         _emit(
             f"predicted {report.checked - len(report.mismatches)} of {report.checked} "
             f"results ({report.accuracy:.1%}); peak {report.peak_vmas} VMAs, "

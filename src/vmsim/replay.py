@@ -20,8 +20,9 @@ from typing import Any
 from .bundle import BUNDLE_MAGIC, Bundle, ExecImage, parse_bundle
 from .fs.file import Inode, OpenFile
 from .process import Process
+from .strace.order import ConcurrentCalls
 from .strace.parse import Event, parse, string_arg, value
-from .strace.tasks import MEMORY_CALLS, TaskTable
+from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, TaskTable
 from .uapi import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE, O_RDWR
 
 __all__ = ["BUNDLE_MAGIC", "MEMORY_CALLS", "Replayer", "read_bundle", "replay_text"]
@@ -96,6 +97,9 @@ class Replayer:
         self.tasks = TaskTable(
             process, images, rlimit_stack, self.report.skipped, self.report.notes
         )
+        self.concurrent = ConcurrentCalls(
+            self.tasks.mms.get, self.run_call, _gives_logged, self.report.notes
+        )
 
     def run(self, events: Iterable[Event], progress: Callable[[], None] | None = None) -> None:
         for event in events:
@@ -105,12 +109,32 @@ class Replayer:
                 self.report.bad_lines.append(event.error)
                 continue
             self.step(event)
+        self.concurrent.flush_all()
 
     def step(self, event: Event) -> None:
+        name = event.name
+        start = event.line
+        if name in MEMORY_CALLS:
+            # Threads' calls that overlap in time are ordered as the results say they ran.
+            if event.unfinished:
+                self.concurrent.started(event)
+            else:
+                start = self.concurrent.finished(event)
+        elif name == "exit":
+            self.concurrent.finished(event)  # a task killed inside a call never returns
+        elif name in CLONE_CALLS or name in EXEC_CALLS:
+            # A copied or new address space comes after every call held back so far.
+            self.concurrent.flush_all()
         # The task table follows clone, fork, vfork and execve, and says whose calls these are.
         process = self.tasks.route(event)
         if process is None:
             return
+        if name in MEMORY_CALLS:
+            self.concurrent.completed(process, event, start)
+        else:
+            self.run_call(process, event)
+
+    def run_call(self, process: Process, event: Event) -> None:
         self.process = process
         try:
             self.dispatch(event)
@@ -195,6 +219,15 @@ class Replayer:
                 p.mremap(model, args[2], args[2], MREMAP_MAYMOVE | MREMAP_FIXED, logged)
         except OSError:
             pass
+
+
+def _gives_logged(process: Process, event: Event) -> bool:
+    """Would this call give the log's result in ``process``?"""
+    try:
+        args = [value(a) for a in event.args]
+    except (ValueError, IndexError):
+        return True
+    return _call(process, event.name, args) == _outcome(event)
 
 
 def _outcome(event: Event) -> int | str:
