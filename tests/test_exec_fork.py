@@ -252,4 +252,31 @@ def test_exec_layout_equals_the_live_kernels(tmp_path: Path) -> None:
         proc = Process.execve(argv[0], argv, [f"{k}={v}" for k, v in env.items()])
         assert proc.maps() == snap.maps, argv[0]
         assert proc.mm.start_stack == snap.start_stack, argv[0]
+        # Resident: the stack pages the strings and tables were written to, and the page
+        # padzero() cleared after each data segment's file contents (copied on write).
+        assert _rss(proc.smaps()) == _rss(snap.smaps), argv[0]
         proc.check()
+
+
+def _rss(smaps: str) -> list[int]:
+    return [int(line.split()[1]) for line in smaps.splitlines() if line.startswith("Rss:")]
+
+
+@pytest.mark.live
+@pytest.mark.skipif(
+    not LIVE or shutil.which("strace") is None, reason="needs strace on Linux x86-64"
+)
+def test_record_every_exec_then_replay(tmp_path: Path) -> None:
+    """A shell that forks and execs, recorded afresh: the kernel's maps at each execve are
+    the model's, and every call of every process is predicted."""
+    from vmsim.record import record
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    recording = record(["sh", "-c", "/bin/true; /bin/true"], env=env, all_execs=True)
+    assert recording.status == 0
+    bundle = parse_bundle(recording.bundle().text())
+    assert len(bundle.exec_maps) == 3  # sh, the forked child's true, the last true
+    replayer = replay_bundle(bundle, model_first_exec=True)
+    report = replayer.report
+    assert report.mismatches == [] and not report.skipped and report.checked > 20
+    assert [m for _, m in replayer.tasks.exec_layouts] == [m for _, m in bundle.exec_maps]

@@ -63,6 +63,7 @@ class ExecSnapshot:
     exe: str  # /proc/pid/exe
     maps: str
     start_stack: int  # /proc/pid/stat's startstack
+    smaps: str = ""
 
 
 @dataclass
@@ -116,7 +117,9 @@ def snapshot(pid: int) -> ExecSnapshot:
         maps = f.read()
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return ExecSnapshot(pid, os.readlink(f"/proc/{pid}/exe"), maps, int(fields[25]))
+    with open(f"/proc/{pid}/smaps") as f:
+        smaps = f.read()
+    return ExecSnapshot(pid, os.readlink(f"/proc/{pid}/exe"), maps, int(fields[25]), smaps)
 
 
 def exec_maps(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
