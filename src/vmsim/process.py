@@ -97,7 +97,7 @@ class Process:
         filename: str,
         argv: Sequence[str | bytes],
         envp: Sequence[str | bytes],
-        open_exec: Callable[[str], ExecImage] | None = None,
+        open_exec: Callable[[str], ExecImage | None] | None = None,
         *,
         rlimit_stack: int = 8 << 20,
         legacy_layout: bool = False,

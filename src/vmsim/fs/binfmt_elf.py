@@ -311,6 +311,8 @@ def load_elf_binary(bprm: LinuxBinprm) -> None:
     interpreter = None
     if image.interp is not None:
         found = bprm.open_exec(image.interp)
+        if found is None:
+            raise syscall_error(errno.ENOENT)
         if not isinstance(found, ElfImage):
             raise syscall_error(errno.ELIBBAD)
         interpreter = found

@@ -36,8 +36,8 @@ ARG_MAX = 32 * PAGE_SIZE
 MAX_ARG_STRLEN = 32 * PAGE_SIZE
 
 ExecImage = ElfImage | ScriptImage
-# Finds what exec reads of the file at a path: ELF headers or a #! line.
-OpenExec = Callable[[str], ExecImage]
+# Finds what exec reads of the file at a path: ELF headers or a #! line (None: no file).
+OpenExec = Callable[[str], ExecImage | None]
 
 
 @dataclass
@@ -158,6 +158,8 @@ def exec_binprm(bprm: LinuxBinprm) -> None:
     """Hand the file to its binary format; a script hands over to its interpreter."""
     for _depth in range(6):  # "4 levels of binfmt rewrites" and then some
         bprm.image = bprm.open_exec(bprm.interp)
+        if bprm.image is None:
+            raise syscall_error(errno.ENOENT)
         if isinstance(bprm.image, ScriptImage):
             load_script(bprm)
             continue
