@@ -99,7 +99,7 @@ def test_malformed_and_truncated_lines_are_reported_and_skipped() -> None:
     assert report.checked == 18 and not report.mismatches
 
 
-@pytest.mark.parametrize("bundle", ["seed.bundle", "python-buffers.bundle"])
+@pytest.mark.parametrize("bundle", ["seed.bundle", "python-buffers.bundle", "threads.bundle"])
 def test_recorded_programs_are_predicted_exactly(bundle: str) -> None:
     report = replay_text((DATA / bundle).read_text())
     assert report.checked > 10 and not report.bad_lines
@@ -113,11 +113,13 @@ def test_python_growing_buffers_uses_mremap() -> None:
 
 def test_threads_share_the_address_space() -> None:
     """Four threads malloc/realloc concurrently: their arenas are mapped into one address
-    space, and calls that overlap in time are replayed in the order their results show."""
+    space.  Calls that overlap in time may be logged in another order than the kernel ran
+    them; the replay runs them in the order their results show."""
     report = replay_text((DATA / "threads.bundle").read_text())
     assert report.calls["mmap"] > 30 and report.skipped.get("mmap", 0) == 0
-    assert report.mismatches == [], [str(m) for m in report.mismatches]
-    assert report.concurrent > 20 and report.reordered > 0
+    assert report.mismatches == []
+    assert report.notes["overlapping calls of threads run in another order than logged"] > 0
+    assert replay_text((DATA / "threads.bundle").read_text(), follow=True).accuracy == 1.0
 
 
 ANON = "PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0"
@@ -139,7 +141,8 @@ def test_overlapping_calls_replay_in_the_order_their_results_show() -> None:
         f"100 <... mmap resumed>) = {big:#x}\n"
     )
     report = replay_text(log)
-    assert report.mismatches == [] and report.concurrent == 2 and report.reordered == 1
+    assert report.mismatches == []
+    assert report.notes["overlapping calls of threads run in another order than logged"] == 1
 
 
 def test_a_call_that_returned_before_another_began_is_never_moved_after_it() -> None:
@@ -149,7 +152,7 @@ def test_a_call_that_returned_before_another_began_is_never_moved_after_it() -> 
         f"100 mmap(NULL, 8192, {ANON}) = {big:#x}\n"
     )
     report = replay_text(log)
-    assert [m.line for m in report.mismatches] == [1, 2] and report.concurrent == 0
+    assert [m.line for m in report.mismatches] == [1, 2] and not report.notes
 
 
 def test_a_thread_killed_in_a_call_does_not_hold_back_the_others() -> None:

@@ -339,11 +339,8 @@ def replay(log: str, maps_file: str | None, follow: bool, as_json: bool) -> None
             _emit("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(report.errors.items())))
         if report.skipped:
             _emit("skipped: " + ", ".join(f"{k} {v}" for k, v in report.skipped.items()))
-        if report.concurrent:
-            _emit(
-                f"{report.concurrent} calls overlapped another thread's; {report.reordered} "
-                "groups of them ran in another order than they returned, as their results show"
-            )
+        if report.notes:
+            _emit("notes: " + ", ".join(f"{k} {v}" for k, v in report.notes.items()))
         _emit(
             f"predicted {report.checked - len(report.mismatches)} of {report.checked} "
             f"results ({report.accuracy:.1%}); peak {report.peak_vmas} VMAs, "
@@ -360,16 +357,31 @@ def replay(log: str, maps_file: str | None, follow: bool, as_json: bool) -> None
     show_default=True,
     help="Where the bundle (exec-time maps + strace log) is written.",
 )
+@click.option(
+    "--all-execs",
+    is_flag=True,
+    help="Run COMMAND once more under ptrace to the end and keep the maps of every execve "
+    "(of children too), to check the model's layout against.",
+)
+@click.option(
+    "--keep-env",
+    is_flag=True,
+    help="Keep the environment's values in the log (by default only their lengths).",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def record(output: str, command: tuple[str, ...]) -> None:
-    """Run COMMAND under strace with ASLR off and write a bundle `vmsim replay` takes."""
+def record(output: str, all_execs: bool, keep_env: bool, command: tuple[str, ...]) -> None:
+    """Run COMMAND under strace with ASLR off and write a bundle `vmsim replay` takes:
+    the log, the ELF headers of every program exec'd, the first program's maps."""
     from .record import record as run_record
-    from .replay import write_bundle
 
     try:
-        maps, log, status = run_record(command)
+        recording = run_record(command, all_execs=all_execs, keep_env=keep_env)
     except (FileNotFoundError, OSError) as err:
         raise click.ClickException(str(err)) from None
     with open(output, "w") as f:
-        f.write(write_bundle(maps, log))
-    _emit(f"{output}: {len(log.splitlines())} strace lines; the program exited with {status}")
+        f.write(recording.bundle().text())
+    lines = len(recording.log.splitlines())
+    _emit(
+        f"{output}: {lines} strace lines, {len(recording.images)} ELF headers; "
+        f"the program exited with {recording.status}"
+    )

@@ -198,7 +198,7 @@ def _event(number: int, pid: int | None, name: str, args: str, match: re.Match[s
         pid,
         name,
         split_args(args),
-        None if ret == "?" else int(ret, 0),
+        None if ret == "?" else int(ret, 8 if ret[:1] == "0" and ret[1:2].isdigit() else 0),
         match["errno"],
         match["retpath"],
     )
