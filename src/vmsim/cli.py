@@ -233,6 +233,7 @@ def _verify_one(name: str, seed: int, ops: int, check: bool, out: str) -> dict[s
         }
     divergence = None
     if found is not None:
+        click.echo(f"{name} seed {seed}: call {found.index + 1}: {found}\nshrinking...", err=True)
         small = shrink(calls_run, lambda calls: replay(calls, LiveProcess), what=found.what)
         again = replay(small, LiveProcess) or found
         files = write_reproducer(small, again, Path(out) / f"{name}-seed{seed}")

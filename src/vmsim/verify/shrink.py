@@ -8,6 +8,7 @@ a subsequence that still diverges is a smaller witness of the same kind of bug.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,19 +38,41 @@ def replay(ops: list[Op], kernel_factory: Callable[[], Any]) -> Divergence | Non
     return None
 
 
-def shrink(ops: list[Op], run: Runner, budget: int = 400, what: str | None = None) -> list[Op]:
+def shrink(
+    ops: list[Op],
+    run: Runner,
+    budget: int = 400,
+    what: str | None = None,
+    seconds: float = 900.0,
+) -> list[Op]:
     """Delta debugging: drop ever smaller chunks while the sequence still diverges (in
-    the way ``what`` names, if given: different results, maps, Rss, a dead helper)."""
+    the way ``what`` names, if given: different results, maps, Rss, a dead helper), within
+    ``budget`` reruns and ``seconds``; what is left then is the reproducer."""
+    deadline = time.monotonic() + seconds
+
+    def exhausted() -> bool:
+        return budget <= 0 or time.monotonic() > deadline
+
+    def diverges(candidate: list[Op]) -> bool:
+        nonlocal budget
+        budget -= 1
+        found = run(candidate) if candidate else None
+        return found is not None and what in (None, found.what)
+
     current = list(ops)
+    # A long run's divergence rarely needs more than its last calls, and a short tail is
+    # far cheaper to rerun than the halves delta debugging starts with.
+    for tail in (30, 300, 3000):
+        if tail < len(current) and not exhausted() and diverges(current[-tail:]):
+            current = current[-tail:]
+            break
     chunk = max(len(current) // 2, 1)
-    while chunk >= 1 and budget > 0:
+    while chunk >= 1 and not exhausted():
         start = 0
         removed = False
-        while start < len(current) and budget > 0:
+        while start < len(current) and not exhausted():
             candidate = current[:start] + current[start + chunk :]
-            budget -= 1
-            found = run(candidate) if candidate else None
-            if found is not None and what in (None, found.what):
+            if diverges(candidate):
                 current = candidate
                 removed = True
             else:
