@@ -96,10 +96,18 @@ def write_bundle(maps: str, log: str) -> str:
     return f"{BUNDLE_MAGIC}\n--- maps\n{maps.rstrip()}\n--- strace\n{log}"
 
 
+# Wraps each memory call of the log: it gets the replayer, the event and a thunk that
+# makes the call (the views record call flows and maps around it).
+Observer = Callable[["Replayer", Event, Callable[[], None]], None]
+
+
 class Replayer:
-    def __init__(self, process: Process, follow: bool = False) -> None:
+    def __init__(
+        self, process: Process, follow: bool = False, observer: Observer | None = None
+    ) -> None:
         self.process = process
         self.follow = follow
+        self.observer = observer
         self.report = ReplayReport()
         self.main_pid: int | None = None
         self.same_mm: set[int | None] = set()
@@ -241,7 +249,10 @@ class Replayer:
         ):
             self.alias(event.arg(0), event.ret)
         elif name in MEMORY_CALLS:
-            self.on_memory_call(event)
+            if self.observer is None:
+                self.on_memory_call(event)
+            else:
+                self.observer(self, event, lambda: self.on_memory_call(event))
 
     def on_clone(self, event: Event) -> None:
         self.clone_in_flight = None
@@ -358,11 +369,12 @@ def replay_text(
     maps: str | None = None,
     follow: bool = False,
     progress: Callable[[], None] | None = None,
+    observer: Observer | None = None,
 ) -> ReplayReport:
     """Replay a log (or bundle); ``maps`` overrides the bundle's initial maps."""
     bundle_maps, log = read_bundle(text)
     maps = maps if maps is not None else bundle_maps
     process = Process.from_maps(maps) if maps else Process()
-    replayer = Replayer(process, follow)
+    replayer = Replayer(process, follow, observer)
     replayer.run(parse(log.splitlines()), progress)
     return replayer.report
