@@ -134,8 +134,15 @@ class Browser:
         self.click_at(*box)
 
     def click_at(self, x: float, y: float) -> None:
-        for kind in ("mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+        self.drag(x, x, y)
+
+    def drag(self, x0: float, x1: float, y: float) -> None:
+        """Press at (x0, y), move to (x1, y) and release there (a click when x0 == x1)."""
+        mouse = {"button": "left", "clickCount": 1, "y": y}
+        self.send("Input.dispatchMouseEvent", type="mousePressed", x=x0, **mouse)
+        if x1 != x0:
+            self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x1, **mouse)
+        self.send("Input.dispatchMouseEvent", type="mouseReleased", x=x1, **mouse)
 
     def problems(self) -> list[dict[str, Any]]:
         """Console errors and warnings, uncaught exceptions, error log entries, dialogs."""
@@ -157,8 +164,11 @@ class Browser:
                 bad.append(event)
         return bad
 
-    def screenshot(self, path: Path) -> None:
-        data = self.send("Page.captureScreenshot", format="png")["data"]
+    def screenshot(self, path: Path, scale: float = 1.0) -> None:
+        """The viewport as PNG, scaled (a smaller file for the repository)."""
+        size = self.evaluate("[innerWidth, innerHeight]")
+        clip = {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": scale}
+        data = self.send("Page.captureScreenshot", format="png", clip=clip)["data"]
         path.write_bytes(base64.b64decode(data))
 
     def close(self) -> None:

@@ -37,9 +37,9 @@ def _template_file(name: str) -> str:
     return resources.files("vmsim.views").joinpath("templates", name).read_text()
 
 
-def _csp_hash(text: str) -> str:
+def _csp_hash(text: str) -> Markup:
     digest = hashlib.sha256(text.encode()).digest()
-    return "'sha256-" + base64.b64encode(digest).decode() + "'"
+    return Markup("'sha256-" + base64.b64encode(digest).decode() + "'")
 
 
 def render(data: dict[str, Any]) -> str:

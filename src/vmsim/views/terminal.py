@@ -160,9 +160,9 @@ class CallPrinter:
 
     def __call__(self, record: CallRecord) -> None:
         out = self.out
+        self.count += 1
         where = f" (line {record.line})" if record.line is not None else ""
         out.print(Text(f"#{self.count}{where} ", style="bold").append(record.call, "bold cyan"))
-        self.count += 1
         if record.logged is not None:
             out.print(Text(f"  model {record.outcome}, log {record.logged}", style="red"))
         if "bar" in self.views:

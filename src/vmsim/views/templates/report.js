@@ -346,10 +346,7 @@
     inner.textContent = "";
     inner.append(frag);
   }
-  let listQueued = false;
-  list.addEventListener("scroll", () => {
-    if (!listQueued) { listQueued = true; requestAnimationFrame(() => { listQueued = false; renderList(); }); }
-  });
+  list.addEventListener("scroll", renderList); // browsers send at most one a frame
   inner.addEventListener("click", (ev) => { const row = ev.target.closest(".row"); if (row) select(Number(row.dataset.i)); });
   list.addEventListener("keydown", (ev) => {
     const step = { ArrowDown: 1, ArrowUp: -1, PageDown: 10, PageUp: -10 }[ev.key];
@@ -362,7 +359,10 @@
     const k = positionOf(i);
     if (k < 0) return;
     const top = k * ROW_H;
-    if (top < list.scrollTop || top + ROW_H > list.scrollTop + list.clientHeight) list.scrollTop = top - list.clientHeight / 3;
+    if (top < list.scrollTop || top + ROW_H > list.scrollTop + list.clientHeight) {
+      list.scrollTop = top - list.clientHeight / 3;
+      renderList();
+    }
   }
   function applyFilter() {
     const q = $("filter").value.trim().toLowerCase();
@@ -567,7 +567,7 @@
   }
   function field(cls, name, bits, value, width) {
     const box = el("div", "pt-field " + cls);
-    box.append(el("span", "label", name), el("span", "value", String(value)), el("span", "", value.toString(2).padStart(width, "0")), el("span", "subtle", bits));
+    box.append(el("span", "label", name), el("span", "value", String(value)), el("span", "binary", value.toString(2).padStart(width, "0")), el("span", "bits", bits));
     return box;
   }
   function walk() {
