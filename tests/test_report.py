@@ -86,6 +86,15 @@ def test_rows_keep_the_log_line_and_both_outcomes_when_they_differ() -> None:
     assert data["summary"]["checked"] == 2 and len(data["summary"]["mismatches"]) == 1
 
 
+def test_a_call_another_thread_interrupted_shows_both_its_lines() -> None:
+    data = reportlib.from_log((DATA / "threads.bundle").read_text(), "threads.bundle")
+    assert set(data["names"]) == {"brk", "mmap", "mprotect", "munmap", "mremap", "madvise"}
+    split = [row[1].split("\n") for row in data["rows"] if " resumed>" in row[1]]
+    assert len(split) > 10
+    for first, second in split:
+        assert first.endswith("<unfinished ...>") and first.split()[0] == second.split()[0]
+
+
 def test_a_scenario_report_has_every_call_with_flows_and_page_tables() -> None:
     data = reportlib.from_scenario("pmd")
     names = [data["names"][row[2] >> 2] for row in data["rows"]]

@@ -4,9 +4,11 @@ commands that print them (plain text into pipes, colour on a terminal)."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -22,6 +24,10 @@ from vmsim import (
     Process,
 )
 from vmsim.cli import main
+from vmsim.uapi import MAP_FIXED
+from vmsim.verify.live import live_kernel_available
+from vmsim.verify.randops import ARENA_LO, Op
+from vmsim.verify.shrink import op_to_json
 from vmsim.views.calls import watch_process
 from vmsim.views.layout import allocate, segments, weight
 from vmsim.views.mapsdiff import diff_maps, splices
@@ -145,7 +151,7 @@ def test_flow_tree_folds_by_depth() -> None:
     assert any("move_page_tables(" in row for row in full)
     assert any("/* remap type: expand */" in row for row in full)
     two = flow_tree(mremap.flow, max_depth=2).plain.splitlines()
-    assert len(two) == 2 and two[1].startswith("└── do_mremap()") and "calls folded }" in two[1]
+    assert len(two) == 2 and two[1].startswith("└── do_mremap()") and "folded }" in two[1]
     assert flow_tree(mremap.flow, max_depth=1).plain.count("\n") == 0
     assert "`-- do_mremap()" in flow_tree(mremap.flow, 2, ascii_only=True).plain
 
@@ -155,7 +161,7 @@ def test_demo_and_replay_views_are_plain_text_in_pipes() -> None:
     demo = runner.invoke(main, ["demo", "--scenario", "pmd", "--depth", "3"])
     assert demo.exit_code == 0, demo.output
     assert "== address space after the mremap ==" in demo.output
-    assert "calls folded }" in demo.output and "UPPERCASE writable" in demo.output
+    assert "folded }" in demo.output and "UPPERCASE writable" in demo.output
     replay = runner.invoke(
         main, ["replay", str(DATA / "seed.bundle"), "--show", "bar,diff,tree", "--depth", "2"]
     )
@@ -165,6 +171,23 @@ def test_demo_and_replay_views_are_plain_text_in_pipes() -> None:
     assert "└── do_mmap(" in replay.output
     for output in (demo.output, replay.output):
         assert not ANSI.search(output)
+
+
+@pytest.mark.skipif(not live_kernel_available()[0], reason=live_kernel_available()[1])
+def test_verify_draws_each_call_of_a_reproducer(tmp_path: Path) -> None:
+    ops = [
+        Op("mmap", (ARENA_LO, 8192, RW, ANON | MAP_FIXED)),
+        Op("write", (ARENA_LO,), b"\x11"),
+        Op("mremap", (ARENA_LO, 8192, 16384, MREMAP_MAYMOVE)),
+    ]
+    record = tmp_path / "ops.json"
+    record.write_text(json.dumps({"calls": [op_to_json(op) for op in ops]}))
+    args = ["verify", "--replay", str(record), "--show", "diff,tree", "--depth", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert f"#1 mmap({ARENA_LO:#x}, 8192, PROT_READ|PROT_WRITE" in result.output
+    assert f"#2 mremap({ARENA_LO:#x}, 8192, 16384, MREMAP_MAYMOVE)" in result.output
+    assert "└── do_mremap()" in result.output and "3 calls: no divergence" in result.output
 
 
 def test_views_have_colour_on_a_terminal() -> None:

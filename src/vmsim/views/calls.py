@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..kernel.trace import Trace
+from ..strace.parse import parse
 
 if TYPE_CHECKING:
     from ..process import Process
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class CallRecord:
+    name: str  # the system call
     call: str  # the strace line with its result: the log's own, or as the model prints it
     outcome: str  # what the model returned: an address, a number or an errno name
     flow: Trace  # the model's kernel call flow
@@ -32,16 +34,16 @@ class CallRecord:
     logged: str | None = None  # the log's outcome, where it differs from the model's
 
     @property
-    def name(self) -> str:
-        head = self.call.split("(", 1)[0].split()
-        return head[-1] if head else "?"
-
-    @property
     def errno(self) -> str | None:
         return self.outcome if self.outcome.startswith("E") else None
 
 
 Sink = Callable[[CallRecord], None]
+# How far back a "<... resumed>" line's first half is looked for.
+UNFINISHED_REACH = 10_000
+
+
+ADDRESS_RESULTS = ("mmap", "mremap", "brk")  # calls whose result is an address
 
 
 def outcome_text(name: str, ret: int | None, errno: str | None) -> str:
@@ -50,7 +52,7 @@ def outcome_text(name: str, ret: int | None, errno: str | None) -> str:
         return errno
     if ret is None:
         return "?"
-    return f"{ret & ((1 << 64) - 1):#x}" if name in ("mmap", "mremap", "brk") else str(ret)
+    return f"{ret & ((1 << 64) - 1):#x}" if name in ADDRESS_RESULTS else str(ret)
 
 
 class LogWatcher:
@@ -73,20 +75,35 @@ class LogWatcher:
         logged = outcome_text(event.name, event.ret, event.errno)
         model, differs = logged, len(replayer.report.mismatches) > mismatches
         if differs:
-            model = _strip_hex_zero(event.name, replayer.report.mismatches[-1].model)
-        text = self.log_lines[event.line - 1].strip()
+            # The replay prints every result in hex; plain ones read better in decimal.
+            model = replayer.report.mismatches[-1].model
+            if model.startswith("0x") and event.name not in ADDRESS_RESULTS:
+                model = str(int(model, 16))
         self.sink(
             CallRecord(
-                text, model, flow, before, after, process, event.line, logged if differs else None
+                event.name,
+                self.text(event),
+                model,
+                flow,
+                before,
+                after,
+                process,
+                line=event.line,
+                logged=logged if differs else None,
             )
         )
 
-
-def _strip_hex_zero(name: str, text: str) -> str:
-    """The replay prints every result in hex; plain results read better as numbers."""
-    if text.startswith("0x") and name not in ("mmap", "mremap", "brk"):
-        return str(int(text, 16))
-    return text
+    def text(self, event: Event) -> str:
+        """The call's lines in the log: a call another thread interrupted is two, the
+        "<unfinished ...>" line with its arguments and the "<... resumed>" line."""
+        text = self.log_lines[event.line - 1].strip()
+        if " resumed>" not in text:
+            return text
+        for n in range(event.line - 2, max(event.line - UNFINISHED_REACH, 0) - 1, -1):
+            first = next(parse([self.log_lines[n]]), None)
+            if first and first.unfinished and (first.pid, first.name) == (event.pid, event.name):
+                return self.log_lines[n].strip() + "\n" + text
+        return text
 
 
 @contextmanager
@@ -112,7 +129,7 @@ def watch_process(process: Process, sink: Sink) -> Iterator[None]:
         after = process.maps().splitlines()
         result = line.rpartition(" = ")[2]
         outcome = result.split()[1] if result.startswith("-1 E") else result
-        sink(CallRecord(line, outcome, flow, maps, after, process))
+        sink(CallRecord(line.split("(", 1)[0], line, outcome, flow, maps, after, process))
         maps = after
 
     process.strace = called

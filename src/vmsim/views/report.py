@@ -2,16 +2,15 @@
 
 A browser must load a 100,000-call report in well under two seconds, so nothing is
 stored twice: /proc/pid/maps lines are interned once and each call keeps only the
-splices that turn the maps before it into the maps after it, with a full copy (a
-keyframe) whenever replaying the splices since the last one would cost more than
-the copy.  Call flows are kept up to a budget of nodes, page-table summaries only
-when they change.
+splices that turn the maps before it into the maps after it.  A full copy (a
+keyframe) is added whenever the splices since the last one outgrow it a few times
+over, so rebuilding the maps at any call in the browser stays cheap.  Call flows
+are kept up to a budget of nodes, page-table summaries only when they change.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from .. import demo as demolib
@@ -33,24 +32,26 @@ MOVED = ("ptes_moved", "pmd_entries_moved", "pud_entries_moved", "ptes_zapped")
 FAILED, DIFFERS = 1, 2
 
 
-@dataclass
 class Collector:
     """A sink for call records that keeps what the page needs, compactly."""
 
-    lines: dict[str, int] = field(default_factory=dict)
-    names: dict[str, int] = field(default_factory=dict)
-    functions: dict[str, int] = field(default_factory=dict)
-    rows: list[list[Any]] = field(default_factory=list)
-    keyframes: list[list[Any]] = field(default_factory=list)
-    flows: list[list[Any]] = field(default_factory=list)
-    why: dict[int, list[str]] = field(default_factory=dict)
-    tables: list[list[Any]] = field(default_factory=list)
-    flow_nodes: int = 0
-    flows_dropped: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
-    _since_lines: int = 0
-    _since_calls: int = 0
-    _last_tables: Summary | None = None
+    def __init__(self) -> None:
+        # Interned strings: each maps line, system call and kernel function name once.
+        self.lines: dict[str, int] = {}
+        self.names: dict[str, int] = {}
+        self.functions: dict[str, int] = {}
+        # One row a call: [log line, strace text, kind, flow index, moved, splices(, model)].
+        self.rows: list[list[Any]] = []
+        self.keyframes: list[list[Any]] = []  # [call index, line ids of the maps before it]
+        self.flows: list[list[Any]] = []
+        self.why: dict[int, list[str]] = {}  # mremap explanations by call index
+        self.tables: list[list[Any]] = []  # [call index, page tables after it] when changed
+        self.errors: Counter[str] = Counter()
+        self.flow_nodes = 0
+        self.flows_dropped = 0
+        self._since_lines = 0
+        self._since_calls = 0
+        self._last_tables: Summary | None = None
 
     def __call__(self, record: CallRecord) -> None:
         index = len(self.rows)
@@ -140,7 +141,9 @@ class Collector:
         }
 
 
-def from_log(text: str, source: str, maps: str | None = None, follow: bool = False) -> dict:
+def from_log(
+    text: str, source: str, maps: str | None = None, follow: bool = False
+) -> dict[str, Any]:
     """Replay a strace log or bundle, collecting every memory call."""
     collector = Collector()
     log_lines = read_bundle(text)[1].splitlines()
@@ -152,7 +155,7 @@ def from_log(text: str, source: str, maps: str | None = None, follow: bool = Fal
     return collector.data(f"replay of {source} ({mode} mode)", source, summary)
 
 
-def from_scenario(name: str) -> dict:
+def from_scenario(name: str) -> dict[str, Any]:
     """Run a demo scenario ("seed" is the seed's example program), collecting every call."""
     collector = Collector()
     report = demolib.run(name, collector)

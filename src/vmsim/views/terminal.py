@@ -133,7 +133,8 @@ def _node(
         text.append(node.result, style="red" if node.result.startswith("-E") else "green")
     if node.children and max_depth is not None and depth + 1 >= max_depth:
         calls = sum(1 for child in node.children if isinstance(child, CallNode))
-        text.append(f"  {{ {calls} calls folded }}" if calls else "  { notes folded }", "dim")
+        what = f"{calls} call{'s' if calls > 1 else ''}" if calls else "notes"
+        text.append(f"  {{ {what} folded }}", "dim")
         node_children: list[CallNode | str] = []
     else:
         node_children = node.children

@@ -395,13 +395,13 @@
     const box = $("call-errno");
     box.textContent = "";
     const name = callName(i), seen = new Set();
-    for (const [who, result] of [["The model", modelResult(i)], ["The log", logResult(i)]]) {
+    for (const [who, result] of [["In the model, ", modelResult(i)], ["In the log, ", logResult(i)]]) {
       const errno = errnoIn(result);
       if (!errno || seen.has(errno)) continue;
       seen.add(errno);
       const known = reasonsFor(name, errno);
       const div = el("div", "box");
-      div.append(el("b", "", `${who}: ${name} failed with ${errno}`), known ? ` (${known.text}). In this model that means:` : ".");
+      div.append(el("b", "", `${differs(i) ? who : ""}${name} failed with ${errno}`), known ? ` (${known.text}). In this model that means one of:` : ".");
       if (known) { const ul = el("ul"); for (const r of known.reasons) ul.append(el("li", "", r)); div.append(ul); }
       else div.append(el("div", "", `The model never returns ${errno} for ${name}.`));
       box.append(div);
@@ -412,7 +412,7 @@
     const box = $("call-moved");
     box.textContent = "";
     const moved = rows[i][4];
-    if (callName(i) !== "mremap" && !moved) return;
+    if (!moved && (callName(i) !== "mremap" || failed(i))) return;
     box.append(el("h3", "", "Page-table entries moved"));
     if (!moved || !(moved[0] || moved[1] || moved[2])) {
       box.append(el("p", "subtle", "No page-table entry moved: no page of the old range had been touched, so there was nothing to move" +
@@ -453,7 +453,7 @@
       for (const kid of kids) ul.append(typeof kid === "string" ? el("li", "note", "/* " + kid + " */") : flowNode(kid, depth + 1, limit));
       li.append(ul);
       const calls = kids.filter((k) => typeof k !== "string").length;
-      const more = el("span", "more", `  { ${calls ? calls + " calls" : "notes"} folded }`);
+      const more = el("span", "more", `  { ${calls ? calls + (calls > 1 ? " calls" : " call") : "notes"} folded }`);
       const fold = (on) => { li.classList.toggle("folded", on); toggle.textContent = on ? "▸" : "▾"; more.hidden = !on; };
       li.insertBefore(more, ul);
       fold(limit > 0 && depth + 1 >= limit);
