@@ -149,6 +149,12 @@ def test_a_path_that_is_markup_stays_text(browser: Browser, tmp_path: Path) -> N
     assert browser.problems() == []  # no dialog opened, nothing blocked or thrown
 
 
+def test_a_log_without_memory_calls(browser: Browser, tmp_path: Path) -> None:
+    browser.open(page(tmp_path, from_log('write(1, "hi\\n", 3) = 3\n', "quiet.log")))
+    assert text_of(browser, "#call-title") == "No memory calls in this source."
+    assert browser.problems() == []
+
+
 def test_a_100000_call_report_loads_in_under_two_seconds(browser: Browser, tmp_path: Path) -> None:
     data = from_log(synthetic_log(100_000), "synthetic.log")
     assert len(data["rows"]) == 100_000

@@ -407,7 +407,12 @@ def replay(
     sys.exit(0 if not report.mismatches else 1)
 
 
-@main.command()
+@main.command(
+    help="Write one self-contained HTML page about SOURCE: a strace log, a bundle from "
+    "`vmsim record`, or a demo scenario ("
+    + ", ".join(("seed", *demolib.SCENARIOS))
+    + "). The page needs no network: open it in any browser."
+)
 @click.argument("source")
 @click.option(
     "-o",
@@ -426,9 +431,6 @@ def replay(
 )
 @click.option("--follow", is_flag=True, help="For a log: take its results as the truth.")
 def report(source: str, output: str, maps_file: str | None, follow: bool) -> None:
-    """Write one self-contained HTML page about SOURCE: a strace log, a bundle from
-    `vmsim record`, or a demo scenario (seed, shrink, expand, move, fixed, dontunmap,
-    multi-vma, pmd, pud, dup).  The page needs no network: open it in any browser."""
     import os
 
     from .views import report as reportlib
