@@ -42,8 +42,11 @@ def address_space_html(maps_lines: list[str], width: int = 960) -> str:
     segs = segments(maps_lines)
     widths = allocate([weight(s) for s in segs], width)
     parts, x = [], 0
-    for seg, w in zip(segs, widths, strict=True):
+    for n, (seg, w) in enumerate(zip(segs, widths, strict=True)):
         parts.append(_rect(seg, x, w))
+        if n and seg.is_mapping and segs[n - 1].is_mapping:
+            # Where two mappings touch, a white hairline keeps them apart.
+            parts.append(f'<rect x="{x}" y="0" width="1" height="{BAR_HEIGHT}" fill="#fff"/>')
         x += w
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{x}" height="{BAR_HEIGHT}" '

@@ -7,6 +7,7 @@ the meaning on their own, so the plain text loses nothing but the colour.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from rich.console import Console
@@ -66,8 +67,8 @@ def address_bar(maps_lines: list[str], width: int) -> Text:
         if row:
             text.append("\n")
         text.append(f"{cells[row].start:>{ADDRESS_WIDTH}x} ", style="dim")
-        for seg in cells[row : row + per_row]:
-            text.append(glyph(seg), style=STYLES[seg.kind])
+        for seg, run in itertools.groupby(cells[row : row + per_row]):
+            text.append(glyph(seg) * len(list(run)), style=STYLES[seg.kind])
     return text
 
 

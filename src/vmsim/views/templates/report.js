@@ -169,6 +169,8 @@
       if (s.entry) rect.setAttribute("fill-opacity", opacity(s.entry.perms));
       svg.append(rect);
       if (s.entry && s.entry.perms[2] === "x") svg.append(svgEl("rect", { x, y: 0, width: Math.max(w, 0.5), height: 6, fill: "#263238" }));
+      // Where two mappings touch, a white hairline keeps them apart.
+      if (s.entry && k && segs[k - 1].entry) svg.append(svgEl("rect", { x, y: 0, width: 1, height: BAR, fill: "#fff" }));
       if (s.entry && changed.has(s.entry.id)) {
         svg.append(svgEl("rect", { x: x + 1, y: 1, width: Math.max(w - 2, 1), height: BAR - 2, fill: "none", stroke: "#ef6c00", "stroke-width": 3 }));
       }
