@@ -260,6 +260,7 @@ class Process:
         validate_mm(self.mm)
 
     def _repr_html_(self) -> str:
-        import html
+        """In Jupyter, a process shows as a picture of its address space."""
+        from .views.svg import address_space_html
 
-        return "<pre>" + html.escape(self.maps()) + "</pre>"
+        return address_space_html(self.maps().splitlines())

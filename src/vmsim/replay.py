@@ -80,6 +80,11 @@ def write_bundle(maps: str, log: str) -> str:
     return Bundle(log=log, maps=maps).text()
 
 
+# Wraps each memory call of the log: it gets the replayer, the event and a thunk that
+# makes the call (the views record call flows and maps around it).
+Observer = Callable[["Replayer", Event, Callable[[], None]], None]
+
+
 class Replayer:
     """Replays events into the processes of :class:`TaskTable`; ``process`` is the first
     program's address space if known (else its execve is laid out by the model)."""
@@ -90,9 +95,11 @@ class Replayer:
         follow: bool = False,
         images: dict[str, ExecImage] | None = None,
         rlimit_stack: int = 8 << 20,
+        observer: Observer | None = None,
     ) -> None:
         self.process = process or Process()
         self.follow = follow
+        self.observer = observer
         self.report = ReplayReport()
         self.tasks = TaskTable(
             process, images, rlimit_stack, self.report.skipped, self.report.notes
@@ -160,7 +167,10 @@ class Replayer:
         ):
             self.alias(event.arg(0), event.ret)
         elif name in MEMORY_CALLS:
-            self.on_memory_call(event)
+            if self.observer is None:
+                self.on_memory_call(event)
+            else:
+                self.observer(self, event, lambda: self.on_memory_call(event))
 
     def on_open(self, event: Event) -> None:
         if event.ret is None or event.ret < 0:
@@ -264,13 +274,14 @@ def replay_bundle(
     follow: bool = False,
     progress: Callable[[], None] | None = None,
     model_first_exec: bool = False,
+    observer: Observer | None = None,
 ) -> Replayer:
     """Replay a bundle; ``maps`` overrides its initial maps, and ``model_first_exec`` lays
     out the first program from its ELF headers as every later execve is."""
     maps = maps if maps is not None else bundle.maps
     process = Process.from_maps(maps) if maps and not model_first_exec else None
     rlimit_stack = int(bundle.info.get("rlimit_stack", 8 << 20))
-    replayer = Replayer(process, follow, bundle.images, rlimit_stack)
+    replayer = Replayer(process, follow, bundle.images, rlimit_stack, observer)
     replayer.run(parse(bundle.log.splitlines()), progress)
     return replayer
 
@@ -280,6 +291,7 @@ def replay_text(
     maps: str | None = None,
     follow: bool = False,
     progress: Callable[[], None] | None = None,
+    observer: Observer | None = None,
 ) -> ReplayReport:
     """Replay a log (or bundle); ``maps`` overrides the bundle's initial maps."""
-    return replay_bundle(parse_bundle(text), maps, follow, progress).report
+    return replay_bundle(parse_bundle(text), maps, follow, progress, observer=observer).report

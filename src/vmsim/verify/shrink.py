@@ -10,31 +10,39 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from ..process import Process
 from .randops import Divergence, Generator, Op, apply, compare, model_like
 
 Runner = Callable[[list[Op]], Divergence | None]
 
 
-def replay(ops: list[Op], kernel_factory: Callable[[], Any]) -> Divergence | None:
-    """Run ``ops`` on a fresh helper and a model seeded from it; the first divergence."""
+def replay(
+    ops: list[Op],
+    kernel_factory: Callable[[], Any],
+    watch: Callable[[Process], AbstractContextManager[object]] | None = None,
+) -> Divergence | None:
+    """Run ``ops`` on a fresh helper and a model seeded from it; the first divergence.
+    ``watch`` is entered around the calls with the model (the views draw them)."""
     import random
 
     with kernel_factory() as kernel:
         model = model_like(kernel)
         reserved = [(v.vm_start, v.vm_end) for v in model.vmas()]
         gen = Generator(random.Random(0), "default", reserved, model)
-        for index, op in enumerate(ops):
-            try:
-                out_m, out_k = apply(model, op), apply(kernel, op)
-            except RuntimeError as err:
-                # The helper died: a different failure from the one being shrunk.
-                return Divergence(index, op, "-", "-", f"the live helper failed: {err}")
-            divergence = compare(model, kernel, gen, op, index, out_m, out_k)
-            if divergence is not None:
-                return divergence
+        with watch(model) if watch is not None else nullcontext():
+            for index, op in enumerate(ops):
+                try:
+                    out_m, out_k = apply(model, op), apply(kernel, op)
+                except RuntimeError as err:
+                    # The helper died: a different failure from the one being shrunk.
+                    return Divergence(index, op, "-", "-", f"the live helper failed: {err}")
+                divergence = compare(model, kernel, gen, op, index, out_m, out_k)
+                if divergence is not None:
+                    return divergence
     return None
 
 
