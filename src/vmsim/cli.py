@@ -176,6 +176,12 @@ def demo(scenario: str, depth: int | None, views: set[str], as_json: bool) -> No
 )
 @click.option("--jobs", type=int, default=1, show_default=True, help="Seeds run in parallel.")
 @click.option(
+    "--pause-damon",
+    is_flag=True,
+    help="Switch the kernel's DAMON pageout off during the run (root): it unmaps idle "
+    "shared and file pages at times nothing in the run decides.",
+)
+@click.option(
     "--suite",
     type=click.Choice(["ltp", "selftests", "gvisor", "all"]),
     default=None,
@@ -193,6 +199,7 @@ def verify(
     out: str,
     replay_file: str | None,
     jobs: int,
+    pause_damon: bool,
     suite: str | None,
     views: set[str],
     depth: int | None,
@@ -204,7 +211,7 @@ def verify(
     from pathlib import Path
 
     from .verify.live import LiveProcess, live_kernel_available
-    from .verify.randops import Coverage
+    from .verify.reclaim import active_reclaimers, damon_paused
     from .verify.shrink import load_ops, replay
 
     if views and replay_file is None:
@@ -225,6 +232,29 @@ def verify(
         )
         _emit(f"{len(calls)} calls: " + ("no divergence" if found is None else f"\n{found}"))
         sys.exit(0 if found is None else 1)
+    with contextlib.ExitStack() as stack:
+        if pause_damon:
+            try:
+                paused = stack.enter_context(damon_paused())
+            except OSError as err:
+                raise click.ClickException(f"cannot pause DAMON: {err}") from None
+            if paused:
+                click.echo(f"paused for this run: {', '.join(paused)}", err=True)
+        else:
+            for reclaimer in active_reclaimers():
+                click.echo(
+                    f"note: {reclaimer}: pages idle for a while leave Rss at times the model "
+                    "cannot know, so long runs may differ in Rss; --pause-damon stops it",
+                    err=True,
+                )
+        _verify_random(ops, seed, seeds, mix, check, out, jobs, as_json)
+
+
+def _verify_random(
+    ops: int, seed: int, seeds: int, mix: str, check: bool, out: str, jobs: int, as_json: bool
+) -> None:
+    from .verify.randops import Coverage
+
     mixes = list(MIXES) if mix == "all" else [mix]
     jobs_list = [(name, s) for name in mixes for s in range(seed, seed + seeds)]
     results = []
