@@ -191,14 +191,16 @@ def _mab_calc_split(big: _BigNode, leaf: bool) -> list[int]:
 
 
 def _mas_leaf_max_gap(node: MapleLeaf64, nmin: int, nmax: int) -> int:  # mas_leaf_max_gap
-    pivots = node.pivots
-    start = nmin
+    pivots, slots = node.pivots, node.slots
+    npiv = len(pivots)
     gap = 0
-    for i, entry in enumerate(node.slots):
-        end = pivots[i] if i < len(pivots) else nmax
-        if entry is None and end - start + 1 > gap:
-            gap = end - start + 1
-        start = end + 1
+    i = -1
+    # Only the empty ranges matter, and a leaf holds few of them: jump from one to the next.
+    for _ in range(slots.count(None)):
+        i = slots.index(None, i + 1)
+        size = (pivots[i] if i < npiv else nmax) - (pivots[i - 1] + 1 if i else nmin) + 1
+        if size > gap:
+            gap = size
     return gap
 
 
