@@ -386,7 +386,32 @@ class MapleTree(Generic[T]):
         """The last entry whose range meets [min, index]: (first, last, entry)."""
         if min > index:
             return None
-        path = self._mas_wr_walk(index, self._height - 1)
+        node: Any = self._root
+        nmin, nmax = 0, ULONG_MAX
+        for _ in range(self._height - 1):
+            pivots = node.pivots
+            off = bisect_left(pivots, index)
+            if off:
+                nmin = pivots[off - 1] + 1
+            if off < len(pivots):
+                nmax = pivots[off]
+            node = node.slots[off]
+        pivots, slots = node.pivots, node.slots
+        off = bisect_left(pivots, index)
+        npiv = len(pivots)
+        # As in find(): the range holding ``index`` or the one before it, unless the leaf
+        # starts with an empty range; only then does the walk go on in the leaf before.
+        for i in (off, off - 1):
+            if i < 0:
+                break
+            end = pivots[i] if i < npiv else nmax
+            if end < min:
+                return None
+            if slots[i] is not None:
+                return (pivots[i - 1] + 1 if i else nmin), end, slots[i]
+        if nmin <= min:
+            return None
+        path = self._mas_wr_walk(nmin - 1, self._height - 1)
         while True:
             node, nmin, nmax, off = path[-1]
             pivots, slots = node.pivots, node.slots
@@ -580,23 +605,13 @@ class MapleTree(Generic[T]):
         ):
             return False  # mas_rebalance, or a leaf that may not end empty takes in the next
         old = slots[lslot : rslot + 1]
-        removed = 0
-        empty_touched = entry is None
-        for e in old:
-            if e is None:
-                empty_touched = True
-            else:
-                removed += 1
-        kept = 0
-        for e in new_slots:
-            if e is not None:
-                kept += 1
-        self._count += kept - removed
+        old_empty = old.count(None)
+        self._count += len(new_slots) - new_slots.count(None) - (len(old) - old_empty)
         slots[lslot : rslot + 1] = new_slots
         if rslot == npiv:
             new_pivots.pop()  # the last slot ends at the node's max, kept by the parent
         pivots[lslot : rslot + 1] = new_pivots
-        if leaf_level and empty_touched:
+        if leaf_level and (old_empty or entry is None):
             self._mas_update_gap(path, leaf_level, _mas_leaf_max_gap(node, nmin, nmax))
         return True
 
@@ -768,30 +783,39 @@ class MapleTree(Generic[T]):
                 visited += 1
                 pivots, slots = node.pivots, node.slots
                 npiv = len(pivots)
-                while off >= 0:
-                    end = pivots[off] if off < npiv else nmax
-                    if end < min:
-                        return None
-                    start = pivots[off - 1] + 1 if off else nmin
-                    if level == leaf_level:
+                if level == leaf_level:
+                    while off >= 0:
+                        end = pivots[off] if off < npiv else nmax
+                        if end < min:
+                            return None
                         if slots[off] is None:
+                            start = pivots[off - 1] + 1 if off else nmin
                             lo = start if start > min else min
                             hi = end if end < max else max
                             if hi - lo + 1 >= size:
                                 return hi - size + 1
-                    elif node.gaps[off] >= size:
-                        stack.append((node, nmin, nmax, off))
-                        node, nmin, nmax = slots[off], start, end
-                        level += 1
-                        off = bisect_left(node.pivots, max)
-                        break
-                    off -= 1
+                        off -= 1
                 else:
-                    if not stack:
-                        return None
-                    node, nmin, nmax, off = stack.pop()
-                    level -= 1
-                    off -= 1
+                    gaps = node.gaps
+                    while off >= 0:
+                        end = pivots[off] if off < npiv else nmax
+                        if end < min:
+                            return None
+                        if gaps[off] >= size:
+                            stack.append((node, nmin, nmax, off))
+                            nmin = pivots[off - 1] + 1 if off else nmin
+                            node, nmax = slots[off], end
+                            level += 1
+                            off = bisect_left(node.pivots, max)
+                            break
+                        off -= 1
+                    if off >= 0:
+                        continue  # descended
+                if not stack:
+                    return None
+                node, nmin, nmax, off = stack.pop()
+                level -= 1
+                off -= 1
         finally:
             self.visited += visited
 
