@@ -13,6 +13,9 @@ import click
 from . import demo as demolib
 from .kernel.trace import Trace
 from .verify.randops import ALL_MIXES, MIXES
+from .views import terminal
+from .views.calls import watch_process
+from .views.mapsdiff import diff_maps
 
 
 def _emit(text: str, style: str | None = None) -> None:
@@ -30,7 +33,8 @@ def _section(title: str) -> None:
     _emit(f"== {title} ==", style="bold cyan")
 
 
-def render_report(report: demolib.Report, depth: int | None) -> None:
+def render_report(report: demolib.Report, depth: int | None, views: set[str]) -> None:
+    out = terminal.console()
     _emit(report.title, style="bold")
     if report.program_output:
         _section("program output")
@@ -41,9 +45,13 @@ def render_report(report: demolib.Report, depth: int | None) -> None:
         _emit(line)
     _section("/proc/pid/maps before the mremap")
     _emit(report.maps_before.rstrip("\n"))
+    if "bar" in views:
+        _section("address space before the mremap")
+        out.print(terminal.address_bar(report.maps_before.splitlines(), out.width))
     if report.trace is not None:
-        _section("kernel call flow (6.18 names)")
-        _emit(report.trace.render(max_depth=depth))
+        if "tree" in views:
+            _section("kernel call flow (6.18 names)")
+            out.print(terminal.flow_tree(report.trace, depth, ascii_only=not terminal.utf8(out)))
         _section("seed step -> 6.18 function")
         seen = [n for n in demolib.SEED_NAMES if n in set(report.trace.names())]
         for name in seen:
@@ -51,9 +59,15 @@ def render_report(report: demolib.Report, depth: int | None) -> None:
     _section("why this path")
     for line in report.explanation:
         _emit(f"  {line}")
-    _section("/proc/pid/maps after the mremap (changes)")
-    for line in demolib.maps_diff(report.maps_before, report.maps_after):
-        _emit(line, style="green" if line.startswith("+") else "red")
+    after = report.maps_after.splitlines()
+    if "diff" in views:
+        _section("/proc/pid/maps after the mremap (changes)")
+        out.print(terminal.maps_changes(diff_maps(report.maps_before.splitlines(), after)))
+    if "bar" in views:
+        _section("address space after the mremap")
+        out.print(terminal.address_bar(after, out.width))
+        out.print(terminal.bar_summary(after))
+        out.print(terminal.legend())
     if report.kernel_maps_after is not None:
         same = report.maps_after == report.kernel_maps_after
         verdict = "matches" if same else "DIFFERS FROM"
@@ -78,6 +92,32 @@ def report_json(report: demolib.Report) -> dict[str, object]:
     }
 
 
+def _views(ctx: click.Context, param: click.Parameter, value: str) -> set[str]:
+    names = {name.strip() for name in value.split(",") if name.strip()} - {"none"}
+    unknown = names - set(terminal.VIEWS)
+    if unknown:
+        choices = ", ".join(terminal.VIEWS)
+        raise click.BadParameter(f"no view {', '.join(sorted(unknown))} (choose {choices}, none)")
+    return names
+
+
+def _show_option(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--show",
+        "views",
+        default=default,
+        show_default=True,
+        callback=_views,
+        help="What to draw for each call, comma-separated: bar (the address space), diff "
+        "(the maps lines it changed), tree (its kernel call flow), or none.",
+    )
+
+
+_depth_option = click.option(
+    "--depth", type=int, default=None, help="Fold the call flow below this depth."
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vmsim")
 def main() -> None:
@@ -92,22 +132,20 @@ def main() -> None:
     show_default=True,
     help="Which mremap path to show.",
 )
-@click.option("--depth", type=int, default=None, help="Fold the call flow below this depth.")
+@_depth_option
+@_show_option("bar,diff,tree")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def demo(scenario: str, depth: int | None, as_json: bool) -> None:
+def demo(scenario: str, depth: int | None, views: set[str], as_json: bool) -> None:
     """Run the seed's example program (or another mremap scenario) through the model."""
     names = ["seed", *demolib.SCENARIOS] if scenario == "all" else [scenario]
-    reports = [
-        demolib.run_seed_example() if name == "seed" else demolib.SCENARIOS[name]()
-        for name in names
-    ]
+    reports = [demolib.run(name) for name in names]
     if as_json:
         click.echo(json.dumps([report_json(r) for r in reports], indent=2))
         return
     for n, report in enumerate(reports):
         if n:
             _emit("\n" + "-" * 78)
-        render_report(report, depth)
+        render_report(report, depth, views)
 
 
 @main.command()
@@ -143,6 +181,8 @@ def demo(scenario: str, depth: int | None, as_json: bool) -> None:
     default=None,
     help="Run the ported scenario suites on both sides instead of random sequences.",
 )
+@_show_option("none")
+@_depth_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 def verify(
     ops: int,
@@ -154,16 +194,21 @@ def verify(
     replay_file: str | None,
     jobs: int,
     suite: str | None,
+    views: set[str],
+    depth: int | None,
     as_json: bool,
 ) -> None:
     """Run random call sequences on the live kernel and the model; report any divergence,
-    shrunk to a small reproducer (JSON for --replay, a Python script and a C program)."""
+    shrunk to a small reproducer (JSON for --replay, a Python script and a C program).
+    With --replay, --show draws each of the reproducer's calls as the model made it."""
     from pathlib import Path
 
     from .verify.live import LiveProcess, live_kernel_available
     from .verify.randops import Coverage
     from .verify.shrink import load_ops, replay
 
+    if views and replay_file is None:
+        raise click.UsageError("--show draws the calls of a reproducer: use it with --replay")
     ok, why = live_kernel_available()
     if not ok:
         raise click.ClickException(f"the live kernel cannot be used here: {why}")
@@ -174,7 +219,10 @@ def verify(
             calls = load_ops(Path(replay_file))
         except ValueError as err:
             raise click.ClickException(str(err)) from None
-        found = replay(calls, LiveProcess)
+        printer = terminal.CallPrinter(views, depth)
+        found = replay(
+            calls, LiveProcess, (lambda model: watch_process(model, printer)) if views else None
+        )
         _emit(f"{len(calls)} calls: " + ("no divergence" if found is None else f"\n{found}"))
         sys.exit(0 if found is None else 1)
     mixes = list(MIXES) if mix == "all" else [mix]
@@ -233,7 +281,8 @@ def _verify_one(name: str, seed: int, ops: int, check: bool, out: str) -> dict[s
         }
     divergence = None
     if found is not None:
-        small = shrink(calls_run, lambda calls: replay(calls, LiveProcess))
+        click.echo(f"{name} seed {seed}: call {found.index + 1}: {found}\nshrinking...", err=True)
+        small = shrink(calls_run, lambda calls: replay(calls, LiveProcess), what=found.what)
         again = replay(small, LiveProcess) or found
         files = write_reproducer(small, again, Path(out) / f"{name}-seed{seed}")
         divergence = f"{again}\nshrunk to {len(small)} calls: " + ", ".join(map(str, files))
@@ -307,23 +356,30 @@ def _run_suites(suite: str, as_json: bool) -> int:
     help="The process's /proc/pid/maps right after execve (bundles carry it).",
 )
 @click.option("--follow", is_flag=True, help="Take the log's results as the truth.")
+@_show_option("none")
+@_depth_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
-def replay(log: str, maps_file: str | None, follow: bool, as_json: bool) -> None:
+def replay(
+    log: str,
+    maps_file: str | None,
+    follow: bool,
+    views: set[str],
+    depth: int | None,
+    as_json: bool,
+) -> None:
     """Replay a strace log (or a bundle from `vmsim record`) into the model and report
-    every mmap/munmap/mremap/mprotect/madvise/brk result the model predicts differently."""
-    from .replay import replay_text
+    every mmap/munmap/mremap/mprotect/madvise/brk result the model predicts differently.
+    --show draws each memory call as it is replayed."""
+    from .replay import read_bundle, replay_text
+    from .views.calls import LogWatcher
 
+    text, maps = _read_log(log, maps_file)
+    observer = None
+    if views and not as_json:
+        printer = terminal.CallPrinter(views, depth)
+        observer = LogWatcher(read_bundle(text)[1].splitlines(), printer)
     try:
-        with open(log) as f:
-            text = f.read()
-        maps = None
-        if maps_file is not None:
-            with open(maps_file) as f:
-                maps = f.read()
-    except OSError as err:
-        raise click.ClickException(f"{err.filename}: {err.strerror}") from None
-    try:
-        report = replay_text(text, maps, follow)
+        report = replay_text(text, maps, follow, observer=observer)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     if as_json:
@@ -339,12 +395,74 @@ def replay(log: str, maps_file: str | None, follow: bool, as_json: bool) -> None
             _emit("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(report.errors.items())))
         if report.skipped:
             _emit("skipped: " + ", ".join(f"{k} {v}" for k, v in report.skipped.items()))
+        if report.notes:
+            _emit("notes: " + ", ".join(f"{k} {v}" for k, v in report.notes.items()))
         _emit(
             f"predicted {report.checked - len(report.mismatches)} of {report.checked} "
             f"results ({report.accuracy:.1%}); peak {report.peak_vmas} VMAs, "
             f"{report.peak_rss_pages * 4} kB resident"
         )
     sys.exit(0 if not report.mismatches else 1)
+
+
+@main.command(
+    help="Write one self-contained HTML page about SOURCE: a strace log, a bundle from "
+    "`vmsim record`, or a demo scenario ("
+    + ", ".join(("seed", *demolib.SCENARIOS))
+    + "). The page needs no network: open it in any browser."
+)
+@click.argument("source")
+@click.option(
+    "-o",
+    "--output",
+    default="report.html",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where the page is written.",
+)
+@click.option(
+    "--maps",
+    "maps_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="For a log: the process's /proc/pid/maps right after execve (bundles carry it).",
+)
+@click.option("--follow", is_flag=True, help="For a log: take its results as the truth.")
+def report(source: str, output: str, maps_file: str | None, follow: bool) -> None:
+    import os
+
+    from .views import report as reportlib
+    from .views.html import render
+
+    if os.path.exists(source) or source not in ("seed", *demolib.SCENARIOS):
+        text, maps = _read_log(source, maps_file)
+        try:
+            data = reportlib.from_log(text, source, maps, follow)
+        except ValueError as err:
+            raise click.ClickException(str(err)) from None
+    else:
+        data = reportlib.from_scenario(source)
+    page = render(data)
+    try:
+        with open(output, "w") as f:
+            f.write(page)
+    except OSError as err:
+        raise click.ClickException(f"{output}: {err.strerror}") from None
+    _emit(f"{output}: {len(data['rows'])} calls, {len(page) >> 10} KiB; open it in a browser")
+
+
+def _read_log(log: str, maps_file: str | None) -> tuple[str, str | None]:
+    """The text of a log or bundle and of the maps file given with it, if any."""
+    try:
+        with open(log) as f:
+            text = f.read()
+        maps = None
+        if maps_file is not None:
+            with open(maps_file) as f:
+                maps = f.read()
+    except OSError as err:
+        raise click.ClickException(f"{err.filename}: {err.strerror}") from None
+    return text, maps
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -355,16 +473,31 @@ def replay(log: str, maps_file: str | None, follow: bool, as_json: bool) -> None
     show_default=True,
     help="Where the bundle (exec-time maps + strace log) is written.",
 )
+@click.option(
+    "--all-execs",
+    is_flag=True,
+    help="Run COMMAND once more under ptrace to the end and keep the maps of every execve "
+    "(of children too), to check the model's layout against.",
+)
+@click.option(
+    "--keep-env",
+    is_flag=True,
+    help="Keep the environment's values in the log (by default only their lengths).",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def record(output: str, command: tuple[str, ...]) -> None:
-    """Run COMMAND under strace with ASLR off and write a bundle `vmsim replay` takes."""
+def record(output: str, all_execs: bool, keep_env: bool, command: tuple[str, ...]) -> None:
+    """Run COMMAND under strace with ASLR off and write a bundle `vmsim replay` takes:
+    the log, the ELF headers of every program exec'd, the first program's maps."""
     from .record import record as run_record
-    from .replay import write_bundle
 
     try:
-        maps, log, status = run_record(command)
+        recording = run_record(command, all_execs=all_execs, keep_env=keep_env)
     except (FileNotFoundError, OSError) as err:
         raise click.ClickException(str(err)) from None
     with open(output, "w") as f:
-        f.write(write_bundle(maps, log))
-    _emit(f"{output}: {len(log.splitlines())} strace lines; the program exited with {status}")
+        f.write(recording.bundle().text())
+    lines = len(recording.log.splitlines())
+    _emit(
+        f"{output}: {lines} strace lines, {len(recording.images)} ELF headers; "
+        f"the program exited with {recording.status}"
+    )

@@ -9,10 +9,11 @@ recorded and explained.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import NamedTuple
 
 from .kernel.trace import Trace
 from .process import Process
@@ -28,6 +29,7 @@ from .uapi import (
     PROT_WRITE,
     PUD_SIZE,
 )
+from .views.calls import CallRecord, Sink, watch_process
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -67,6 +69,7 @@ class Report:
     maps_after: str = ""
     explanation: list[str] = field(default_factory=list)
     kernel_maps_after: str | None = None
+    calls: list[CallRecord] = field(default_factory=list)  # every mm call, for the views
 
 
 def explain(trace: Trace) -> list[str]:
@@ -78,30 +81,34 @@ def explain(trace: Trace) -> list[str]:
     if "remap_move" in names:
         out.append("MREMAP_FIXED with equal lengths: remap_move() moved each VMA of the range.")
     if "expand_vma_in_place" in names:
-        out.append("Grown in place: the range ends at the VMA's end and the space above is free,")
-        out.append("so vma_merge_extend() just extended the VMA (merging the next one if it fits).")
+        out.append(
+            "Grown in place: the range ends at the VMA's end and the space above is free, "
+            "so vma_merge_extend() just extended the VMA (merging the next one if it fits)."
+        )
     elif "move_vma" in names:
         for node in trace.find("expand_vma"):
             out += [f"{child}" for child in node.children if isinstance(child, str)]
         for node in trace.find("vma_expandable"):
             out += [f"{child}" for child in node.children if isinstance(child, str)]
-        out.append("Moved: get_unmapped_area() chose the new place, copy_vma() made the new VMA,")
-        out.append("move_page_tables() moved the entries (the pages stay, only their addresses")
+        moved = (
+            "Moved: get_unmapped_area() chose the new place, copy_vma() made the new VMA, "
+            "move_page_tables() moved the entries (the pages stay, only their addresses change)"
+        )
         if (
             any("remap type: expand" in line for line in out)
             and trace.find("do_vmi_munmap")
             and (trace.find("do_vmi_munmap")[-1].result == "-EINVAL")
         ):
-            out.append("change). old_size was 0: the old mapping stays and both views share pages.")
+            out.append(f"{moved}. old_size was 0: the old mapping stays, both views share pages.")
         else:
             kept = "kept, without pages" if "unmap_source_vma" not in names else "unmapped"
-            out.append(f"change), and the old range was {kept}.")
+            out.append(f"{moved}, and the old range was {kept}.")
         for node in trace.find("copy_vma"):
             out += [f"copy_vma: {child}" for child in _notes(node)]
     elif "shrink_vma" in names:
         out.append("Shrunk: do_vmi_munmap() unmapped the tail; the mapping stays where it was.")
     counters = trace.counters
-    moved = [
+    entries = [
         f"{counters[k]} {label}"
         for k, label in (
             ("pud_entries_moved", "PUD entries (1 GiB each)"),
@@ -110,8 +117,8 @@ def explain(trace: Trace) -> list[str]:
         )
         if counters[k]
     ]
-    if moved:
-        out.append("Page-table entries moved: " + ", ".join(moved) + ".")
+    if entries:
+        out.append("Page-table entries moved: " + ", ".join(entries) + ".")
     return out
 
 
@@ -125,24 +132,42 @@ def _notes(node: object) -> list[str]:
     return found
 
 
-def run_seed_example() -> Report:
+def run(name: str, sink: Sink | None = None) -> Report:
+    """The seed's example ("seed") or one of SCENARIOS; ``sink`` also gets each call."""
+    if name == "seed":
+        return run_seed_example(sink)
+    return _scenario(SCENARIOS[name], sink)
+
+
+def run_seed_example(sink: Sink | None = None) -> Report:
     """The seed's program: mmap a page, write, mremap to two pages, write, munmap."""
     report = Report("The seed's example: mremap(buf, 4096, 8192, MREMAP_MAYMOVE)")
     p = seed_process(strace=report.strace.append)
-    buf = p.mmap(0, 4096, RW, ANON)
-    p.write(buf, b"\x11")
-    _printf(p, report, f"buf[0] 0x{p.read(buf, 1)[0]:x}\n")
-    report.maps_before = p.maps()
-    with p.trace() as trace:
+    with _watch(p, report, sink):
+        buf = p.mmap(0, 4096, RW, ANON)
+        p.write(buf, b"\x11")
+        _printf(p, report, f"buf[0] 0x{p.read(buf, 1)[0]:x}\n")
+        report.maps_before = p.maps()
         buf = p.mremap(buf, 4096, 8192, MREMAP_MAYMOVE)
-    report.trace = trace
-    p.write(buf + 4096, b"\x12")
-    report.maps_after = p.maps()
-    _printf(p, report, f"buf[4096] 0x{p.read(buf + 4096, 1)[0]:x}\n")
-    p.munmap(buf, 8192)
-    report.explanation = explain(trace)
+        report.trace = report.calls[-1].flow
+        p.write(buf + 4096, b"\x12")
+        report.maps_after = p.maps()
+        _printf(p, report, f"buf[4096] 0x{p.read(buf + 4096, 1)[0]:x}\n")
+        p.munmap(buf, 8192)
+    report.explanation = explain(report.trace)
     report.kernel_maps_after = seed_file("after_maps.txt")
     return report
+
+
+def _watch(p: Process, report: Report, sink: Sink | None) -> AbstractContextManager[None]:
+    """Record every call into ``report.calls`` (and hand it to ``sink``)."""
+
+    def record(call: CallRecord) -> None:
+        report.calls.append(call)
+        if sink is not None:
+            sink(call)
+
+    return watch_process(p, record)
 
 
 def _printf(p: Process, report: Report, text: str) -> None:
@@ -157,20 +182,22 @@ def _printf(p: Process, report: Report, text: str) -> None:
 # -- the other paths --------------------------------------------------------------------
 
 
-def _scenario(
-    title: str,
-    setup: Callable[[Process], tuple[int, ...]],
-    call: Callable[[Process, tuple[int, ...]], int],
-) -> Report:
-    report = Report(title)
+class Scenario(NamedTuple):
+    title: str
+    setup: Callable[[Process], tuple[int, ...]]  # makes the mappings; returns the addresses
+    call: Callable[[Process, tuple[int, ...]], int]  # the mremap shown
+
+
+def _scenario(scenario: Scenario, sink: Sink | None) -> Report:
+    report = Report(scenario.title)
     p = seed_process(strace=report.strace.append)
-    args = setup(p)
-    report.maps_before = p.maps()
-    with p.trace() as trace:
-        call(p, args)
-    report.trace = trace
+    with _watch(p, report, sink):
+        args = scenario.setup(p)
+        report.maps_before = p.maps()
+        scenario.call(p, args)
+    report.trace = report.calls[-1].flow
     report.maps_after = p.maps()
-    report.explanation = explain(trace)
+    report.explanation = explain(report.trace)
     return report
 
 
@@ -192,48 +219,48 @@ def _two(p: Process) -> tuple[int, ...]:
     return (a,)
 
 
-SCENARIOS: dict[str, Callable[[], Report]] = {
-    "shrink": lambda: _scenario(
+SCENARIOS: dict[str, Scenario] = {
+    "shrink": Scenario(
         "Shrink: mremap(a, 16 KiB, 4 KiB, 0) unmaps the tail",
         _two,
         lambda p, a: p.mremap(a[0], 16384, 4096, 0),
     ),
-    "expand": lambda: _scenario(
+    "expand": Scenario(
         "Expand in place: mremap(a, 16 KiB, 32 KiB, 0) with free space above",
         lambda p: (p.mmap(_hole(p, 1 << 20), 16384, RW, ANON | MAP_FIXED_NOREPLACE),),
         lambda p, a: p.mremap(a[0], 16384, 32768, 0),
     ),
-    "move": lambda: _scenario(
+    "move": Scenario(
         "Move: growth blocked by a read-only neighbour, MREMAP_MAYMOVE moves it",
         lambda p: _blocked(p),
         lambda p, a: p.mremap(a[0], 16384, 65536, MREMAP_MAYMOVE),
     ),
-    "fixed": lambda: _scenario(
+    "fixed": Scenario(
         "MREMAP_FIXED: move onto an existing mapping, which is unmapped first",
         lambda p: _onto_existing(p),
         lambda p, a: p.mremap(a[0], 16384, 16384, MREMAP_MAYMOVE | MREMAP_FIXED, a[1]),
     ),
-    "dontunmap": lambda: _scenario(
+    "dontunmap": Scenario(
         "MREMAP_DONTUNMAP: the old VMA stays, empty; the pages move",
         _two,
         lambda p, a: p.mremap(a[0], 16384, 16384, MREMAP_MAYMOVE | MREMAP_DONTUNMAP),
     ),
-    "multi-vma": lambda: _scenario(
+    "multi-vma": Scenario(
         "Multi-VMA move (6.17+): rw + gap + r-- moved together with MREMAP_FIXED",
         lambda p: _multi(p),
         lambda p, a: p.mremap(a[0], 0x6000, 0x6000, MREMAP_MAYMOVE | MREMAP_FIXED, a[1]),
     ),
-    "pmd": lambda: _scenario(
+    "pmd": Scenario(
         "PMD-aligned move: 8 MiB between 2 MiB-aligned addresses moves 4 PMD entries",
         lambda p: _aligned(p, 8 << 20, 2 << 20),
         lambda p, a: p.mremap(a[0], 8 << 20, 8 << 20, MREMAP_MAYMOVE | MREMAP_FIXED, a[1]),
     ),
-    "pud": lambda: _scenario(
+    "pud": Scenario(
         "PUD-aligned move: 1 GiB between 1 GiB-aligned addresses moves one PUD entry",
         lambda p: _aligned(p, PUD_SIZE, PUD_SIZE),
         lambda p, a: p.mremap(a[0], PUD_SIZE, PUD_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED, a[1]),
     ),
-    "dup": lambda: _scenario(
+    "dup": Scenario(
         "old_size 0 on shared memory: a second view of the same pages",
         lambda p: (p.mmap(0, 16384, RW, MAP_SHARED | MAP_ANONYMOUS),),
         lambda p, a: p.mremap(a[0], 0, 16384, MREMAP_MAYMOVE),
@@ -270,11 +297,3 @@ def _aligned(p: Process, size: int, align: int) -> tuple[int, ...]:
     _touch(p, a, size, stride=2 << 20)
     dst = _hole(p, size, align)
     return (a, dst)
-
-
-def maps_diff(before: str, after: str) -> list[str]:
-    return [
-        line
-        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
-        if line[:1] in "+-" and not line.startswith(("+++", "---"))
-    ]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .arch.x86.mmap import TASK_SIZE_4LEVEL, mmap_base, mmap_legacy_base
 from .fs.file import Inode, OpenFile
-from .fs.proc.task_mmu import show_maps, show_smaps
+from .fs.proc.task_mmu import show_maps, show_smaps, smaps_rss
 from .kernel.trace import Trace
 from .mm import vma as vmalib
 from .mm.debug import validate_mm
@@ -26,6 +29,9 @@ from .mm.mremap import sys_mremap
 from .mm.mseal import do_mseal
 from .strace import format as fmt
 from .uapi import O_RDWR, ULONG_MAX
+
+if TYPE_CHECKING:
+    from .fs.exec import ExecImage
 
 DEFAULT_START_BRK = 0x555555559000  # end of a small PIE's bss with ASLR off
 
@@ -84,6 +90,55 @@ class Process:
         from .restore import restore_process
 
         return restore_process(cls, maps_text, smaps_text, **kwargs)
+
+    @classmethod
+    def execve(
+        cls,
+        filename: str,
+        argv: Sequence[str | bytes],
+        envp: Sequence[str | bytes],
+        open_exec: Callable[[str], ExecImage | None] | None = None,
+        *,
+        rlimit_stack: int = 8 << 20,
+        legacy_layout: bool = False,
+        config: KernelConfig | None = None,
+        creds: Credentials | None = None,
+        files: dict[str, Inode] | None = None,
+    ) -> Process:
+        """A process as execve(filename, argv, envp) leaves it with ASLR off: the program
+        and its interpreter mapped, [vdso], [vvar], the stack holding the strings.
+
+        ``open_exec(path)`` gives the ELF headers (or ``#!`` line) of the file at a path;
+        by default they are read from this machine's files.  ``files`` shares inodes with
+        other processes.
+        """
+        from .fs.exec import do_execveat_common, read_exec_image
+
+        proc = cls(
+            rlimit_stack=rlimit_stack, legacy_layout=legacy_layout, config=config, creds=creds
+        )
+        if files is not None:
+            proc.files = files
+        do_execveat_common(
+            proc.mm,
+            proc.files,
+            filename,
+            [os.fsencode(a) for a in argv],
+            [os.fsencode(e) for e in envp],
+            open_exec or read_exec_image,
+            rlimit_stack,
+        )
+        return proc
+
+    def fork(self) -> Process:
+        """The child of fork(), or of clone() without CLONE_VM: a copy of this address space
+        (dup_mm()) and of the fd table, sharing the open files themselves."""
+        from .kernel.fork import dup_mm
+
+        child = copy.copy(self)
+        child.mm = dup_mm(self.mm)
+        child.fds = dict(self.fds)
+        return child
 
     # -- files --------------------------------------------------------------------------
     def create_file(self, path: str, data: bytes = b"", size: int | None = None) -> Inode:
@@ -185,6 +240,17 @@ class Process:
     def smaps(self) -> str:
         return show_smaps(self.mm, vmalib.all_vmas(self.mm), self.gate_vma)
 
+    def rss_by_range(
+        self, wanted: Callable[[int, int], bool] | None = None
+    ) -> dict[tuple[int, int], int]:
+        """Each VMA's smaps Rss in kB, keyed by (start, end); only the ``wanted`` ones."""
+        mm = self.mm
+        return {
+            (v.vm_start, v.vm_end): smaps_rss(mm, v) >> 10
+            for v in vmalib.all_vmas(mm)
+            if wanted is None or wanted(v.vm_start, v.vm_end)
+        }
+
     def trace(self) -> Trace:
         """``with p.trace() as t:`` records the model's kernel call flow."""
         return Trace()
@@ -194,6 +260,7 @@ class Process:
         validate_mm(self.mm)
 
     def _repr_html_(self) -> str:
-        import html
+        """In Jupyter, a process shows as a picture of its address space."""
+        from .views.svg import address_space_html
 
-        return "<pre>" + html.escape(self.maps()) + "</pre>"
+        return address_space_html(self.maps().splitlines())

@@ -4,28 +4,28 @@ Predict mode (the default) lets the model choose every address and reports each
 call whose result differs from the log.  Follow mode makes the log's results
 authoritative: after a difference the model's mapping is moved to where the
 kernel put it, so replay can go on.  Threads (clone with CLONE_VM) share the
-address space; other children get their own, which the replay skips and counts.
+address space; a forked child gets a copy and an execve a new one laid out from
+the program's ELF headers (see :mod:`vmsim.strace.tasks`).
 """
 
 from __future__ import annotations
 
 import errno as errno_mod
 import os
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bundle import BUNDLE_MAGIC, Bundle, ExecImage, parse_bundle
 from .fs.file import Inode, OpenFile
 from .process import Process
+from .strace.order import ConcurrentCalls
 from .strace.parse import Event, parse, string_arg, value
+from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, TaskTable
 from .uapi import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE, O_RDWR
 
-MEMORY_CALLS = ("mmap", "munmap", "mremap", "mprotect", "madvise", "brk")
-CLONE_VM = 0x100
-CLONE_VFORK = 0x4000
-BUNDLE_MAGIC = "vmsim-bundle 1"
+__all__ = ["BUNDLE_MAGIC", "MEMORY_CALLS", "Replayer", "read_bundle", "replay_text"]
 
 
 @dataclass
@@ -46,6 +46,7 @@ class ReplayReport:
     mismatches: list[Mismatch] = field(default_factory=list)
     bad_lines: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)
     checked: int = 0
     peak_vmas: int = 0
     peak_rss_pages: int = 0
@@ -63,6 +64,7 @@ class ReplayReport:
             "accuracy": self.accuracy,
             "bad_lines": self.bad_lines,
             "skipped": dict(self.skipped),
+            "notes": dict(self.notes),
             "peak_vmas": self.peak_vmas,
             "peak_rss_kb": self.peak_rss_pages * 4,
         }
@@ -70,29 +72,41 @@ class ReplayReport:
 
 def read_bundle(text: str) -> tuple[str | None, str]:
     """(initial maps or None, strace log) from a bundle or a plain log."""
-    if not text.startswith(BUNDLE_MAGIC):
-        return None, text
-    _, _, rest = text.partition("\n--- maps\n")
-    maps, _, log = rest.partition("\n--- strace\n")
-    return maps + "\n", log
+    bundle = parse_bundle(text)
+    return bundle.maps, bundle.log
 
 
 def write_bundle(maps: str, log: str) -> str:
-    return f"{BUNDLE_MAGIC}\n--- maps\n{maps.rstrip()}\n--- strace\n{log}"
+    return Bundle(log=log, maps=maps).text()
+
+
+# Wraps each memory call of the log: it gets the replayer, the event and a thunk that
+# makes the call (the views record call flows and maps around it).
+Observer = Callable[["Replayer", Event, Callable[[], None]], None]
 
 
 class Replayer:
-    def __init__(self, process: Process, follow: bool = False) -> None:
-        self.process = process
+    """Replays events into the processes of :class:`TaskTable`; ``process`` is the first
+    program's address space if known (else its execve is laid out by the model)."""
+
+    def __init__(
+        self,
+        process: Process | None,
+        follow: bool = False,
+        images: dict[str, ExecImage] | None = None,
+        rlimit_stack: int = 8 << 20,
+        observer: Observer | None = None,
+    ) -> None:
+        self.process = process or Process()
         self.follow = follow
+        self.observer = observer
         self.report = ReplayReport()
-        self.main_pid: int | None = None
-        self.same_mm: set[int | None] = set()
-        self.own_mm: set[int | None] = set()
-        # A child's first calls can be logged before its parent's clone returns: while a
-        # clone is in flight, a new pid shares the address space iff it had CLONE_VM.
-        self.clone_in_flight: bool | None = None
-        self.started = False
+        self.tasks = TaskTable(
+            process, images, rlimit_stack, self.report.skipped, self.report.notes
+        )
+        self.concurrent = ConcurrentCalls(
+            self.tasks.mms.get, self.run_call, _gives_logged, self.report.notes
+        )
 
     def run(self, events: Iterable[Event], progress: Callable[[], None] | None = None) -> None:
         for event in events:
@@ -102,38 +116,33 @@ class Replayer:
                 self.report.bad_lines.append(event.error)
                 continue
             self.step(event)
+        self.concurrent.flush_all()
 
     def step(self, event: Event) -> None:
-        if not self.started:
-            # The model starts from the maps right after execve: skip what came before.
-            if event.name == "execve" and event.ret == 0:
-                self.started = True
-                self.main_pid = event.pid
-                self.same_mm.add(event.pid)
-            elif event.name in MEMORY_CALLS and self.main_pid is None:
-                self.started, self.main_pid = True, event.pid
-                self.same_mm.add(event.pid)
+        name = event.name
+        start = event.line
+        if name in MEMORY_CALLS:
+            # Threads' calls that overlap in time are ordered as the results say they ran.
+            if event.unfinished:
+                self.concurrent.started(event)
             else:
-                return
-            if event.name == "execve":
-                return
-        if event.unfinished:
-            if event.name in ("clone", "clone3", "fork", "vfork"):
-                self.clone_in_flight = event.name in ("clone", "clone3") and _flags_have_vm(
-                    event.args
-                )
+                start = self.concurrent.finished(event)
+        elif name == "exit":
+            self.concurrent.finished(event)  # a task killed inside a call never returns
+        elif name in CLONE_CALLS or name in EXEC_CALLS:
+            # A copied or new address space comes after every call held back so far.
+            self.concurrent.flush_all()
+        # The task table follows clone, fork, vfork and execve, and says whose calls these are.
+        process = self.tasks.route(event)
+        if process is None:
             return
-        if event.pid not in self.same_mm and event.pid not in self.own_mm:
-            (self.same_mm if self.clone_in_flight is not False else self.own_mm).add(event.pid)
-        if event.pid not in self.same_mm:
-            self.report.skipped[event.name] += 1
-            return
-        if event.name == "execve" and event.ret == 0:
-            # A new program replaces the address space: its maps at exec are not known.
-            self.same_mm.discard(event.pid)
-            self.own_mm.add(event.pid)
-            self.report.skipped["execve (new address space)"] += 1
-            return
+        if name in MEMORY_CALLS:
+            self.concurrent.completed(process, event, start)
+        else:
+            self.run_call(process, event)
+
+    def run_call(self, process: Process, event: Event) -> None:
+        self.process = process
         try:
             self.dispatch(event)
         except (ValueError, IndexError) as err:
@@ -141,9 +150,7 @@ class Replayer:
 
     def dispatch(self, event: Event) -> None:
         name = event.name
-        if name in ("clone", "clone3", "fork", "vfork"):
-            self.on_clone(event)
-        elif name in ("open", "openat", "creat"):
+        if name in ("open", "openat", "creat"):
             self.on_open(event)
         elif name == "close" and event.ret == 0:
             self.process.fds.pop(event.arg(0), None)
@@ -160,19 +167,10 @@ class Replayer:
         ):
             self.alias(event.arg(0), event.ret)
         elif name in MEMORY_CALLS:
-            self.on_memory_call(event)
-
-    def on_clone(self, event: Event) -> None:
-        self.clone_in_flight = None
-        if event.ret is None or event.ret <= 0:
-            return
-        if event.name in ("clone", "clone3") and _flags_have_vm(event.args):
-            self.same_mm.add(event.ret)
-            self.own_mm.discard(event.ret)
-        else:
-            self.same_mm.discard(event.ret)
-            self.own_mm.add(event.ret)
-            self.report.skipped[f"{event.name} child (own address space)"] += 1
+            if self.observer is None:
+                self.on_memory_call(event)
+            else:
+                self.observer(self, event, lambda: self.on_memory_call(event))
 
     def on_open(self, event: Event) -> None:
         if event.ret is None or event.ret < 0:
@@ -233,15 +231,13 @@ class Replayer:
             pass
 
 
-def _flags_have_vm(args: list[str]) -> bool:
-    """A thread: CLONE_VM among clone's flags, without CLONE_VFORK (a vforked child gets its
-    own address space at its execve)."""
-    text = " ".join(args)
-    if "CLONE_" in text:
-        return re.search(r"\bCLONE_VM\b", text) is not None and "CLONE_VFORK" not in text
-    match = re.search(r"flags=(0x[0-9a-f]+|\d+)", text)
-    flags = int(match.group(1), 0) if match else 0
-    return bool(flags & CLONE_VM) and not flags & CLONE_VFORK
+def _gives_logged(process: Process, event: Event) -> bool:
+    """Would this call give the log's result in ``process``?"""
+    try:
+        args = [value(a) for a in event.args]
+    except (ValueError, IndexError):
+        return True
+    return _call(process, event.name, args) == _outcome(event)
 
 
 def _outcome(event: Event) -> int | str:
@@ -272,16 +268,30 @@ def _show(event: Event) -> str:
     return f"{event.name}({', '.join(event.args)})"
 
 
+def replay_bundle(
+    bundle: Bundle,
+    maps: str | None = None,
+    follow: bool = False,
+    progress: Callable[[], None] | None = None,
+    model_first_exec: bool = False,
+    observer: Observer | None = None,
+) -> Replayer:
+    """Replay a bundle; ``maps`` overrides its initial maps, and ``model_first_exec`` lays
+    out the first program from its ELF headers as every later execve is."""
+    maps = maps if maps is not None else bundle.maps
+    process = Process.from_maps(maps) if maps and not model_first_exec else None
+    rlimit_stack = int(bundle.info.get("rlimit_stack", 8 << 20))
+    replayer = Replayer(process, follow, bundle.images, rlimit_stack, observer)
+    replayer.run(parse(bundle.log.splitlines()), progress)
+    return replayer
+
+
 def replay_text(
     text: str,
     maps: str | None = None,
     follow: bool = False,
     progress: Callable[[], None] | None = None,
+    observer: Observer | None = None,
 ) -> ReplayReport:
     """Replay a log (or bundle); ``maps`` overrides the bundle's initial maps."""
-    bundle_maps, log = read_bundle(text)
-    maps = maps if maps is not None else bundle_maps
-    process = Process.from_maps(maps) if maps else Process()
-    replayer = Replayer(process, follow)
-    replayer.run(parse(log.splitlines()), progress)
-    return replayer.report
+    return replay_bundle(parse_bundle(text), maps, follow, progress, observer=observer).report

@@ -74,16 +74,22 @@ def anon_vma_compatible(a: VmAreaStruct, b: VmAreaStruct) -> bool:
     )
 
 
+def _reusable(anon_vma: AnonVma | None) -> bool:
+    # reusable_anon_vma(): only a neighbour whose anon_vma chain is singular (not a fork
+    # child's) lends its anon_vma.
+    return anon_vma is not None and anon_vma.parent is None
+
+
 def anon_vma_prepare(mm: MmStruct, vma: VmAreaStruct) -> AnonVma:
     """Give the VMA an anon_vma, reusing a compatible neighbour's (find_mergeable_anon_vma)."""
     if vma.anon_vma is None:
         # Reusing the neighbour's anon_vma is what later lets the two VMAs merge.
         nxt = vmalib.vma_next(mm, vma)
-        if nxt is not None and nxt.anon_vma is not None and anon_vma_compatible(vma, nxt):
+        if nxt is not None and _reusable(nxt.anon_vma) and anon_vma_compatible(vma, nxt):
             vma.anon_vma = nxt.anon_vma
         else:
             prev = vmalib.vma_prev(mm, vma)
-            if prev is not None and prev.anon_vma is not None and anon_vma_compatible(prev, vma):
+            if prev is not None and _reusable(prev.anon_vma) and anon_vma_compatible(prev, vma):
                 vma.anon_vma = prev.anon_vma
             else:
                 vma.anon_vma = AnonVma()

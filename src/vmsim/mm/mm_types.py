@@ -21,13 +21,17 @@ class AnonVma:
     """Identity of an anonymous reverse-mapping root.
 
     Only identity matters to the model: two VMAs that both own anon_vmas merge
-    only if they are the same object (is_mergeable_anon_vma()).
+    only if they are the same object (is_mergeable_anon_vma()), and one made by
+    fork for a child's VMA keeps its ``parent``.
     """
 
-    __slots__ = ("id",)
+    __slots__ = ("id", "parent")
 
-    def __init__(self) -> None:
+    def __init__(self, parent: AnonVma | None = None) -> None:
         self.id = next(_anon_vma_ids)
+        # anon_vma_fork() gives a child's VMA a new anon_vma chained to the parent's; the
+        # VMAs that use it are fork children (vma_is_fork_child()), which merge less.
+        self.parent = parent
 
     def __repr__(self) -> str:
         return f"AnonVma#{self.id}"

@@ -46,6 +46,7 @@ from .mm_types import (
     RLIMIT_DATA,
     RLIMIT_MEMLOCK,
     RLIMIT_STACK,
+    AnonVma,
     MmStruct,
     VmAreaStruct,
     vm_start_gap,
@@ -53,7 +54,9 @@ from .mm_types import (
 from .vm_flags import (
     VM_ACCOUNT,
     VM_DATA_DEFAULT_FLAGS,
+    VM_DONTCOPY,
     VM_DONTDUMP,
+    VM_DONTEXPAND,
     VM_EXEC,
     VM_GROWSDOWN,
     VM_HUGETLB,
@@ -63,8 +66,10 @@ from .vm_flags import (
     VM_MAYREAD,
     VM_MAYSHARE,
     VM_MAYWRITE,
+    VM_MIXEDMAP,
     VM_NOHUGEPAGE,
     VM_NORESERVE,
+    VM_PFNMAP,
     VM_READ,
     VM_SHARED,
     VM_SPECIAL,
@@ -403,9 +408,11 @@ def check_brk_limits(mm: MmStruct, addr: int, length: int) -> bool:
     return mlock_future_ok(mm, mm.def_flags, length)
 
 
-@traced("do_brk_flags", args=lambda mm, vma, addr, length: hexargs(addr, length))
-def do_brk_flags(mm: MmStruct, vma: VmAreaStruct | None, addr: int, length: int) -> None:
-    flags = VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT | mm.def_flags
+@traced("do_brk_flags", args=lambda mm, vma, addr, length, vm_flags=0: hexargs(addr, length))
+def do_brk_flags(
+    mm: MmStruct, vma: VmAreaStruct | None, addr: int, length: int, vm_flags: int = 0
+) -> None:
+    flags = vm_flags | VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT | mm.def_flags
     npages = length >> PAGE_SHIFT
     if not may_expand_vm(mm, flags, npages) or mm.map_count > mm.config.max_map_count:
         raise syscall_error(errno.ENOMEM)
@@ -538,3 +545,76 @@ def sys_mmap(
 def sys_munmap(mm: MmStruct, addr: int, length: int) -> int:
     vmalib.do_vmi_munmap(mm, addr, length)
     return 0
+
+
+def vm_brk_flags(mm: MmStruct, addr: int, request: int, vm_flags: int = 0) -> None:
+    """An anonymous brk-style area at ``addr`` for exec (an ELF segment's bss): whatever was
+    there is unmapped first, and it grows the VMA below only if that is one too."""
+    length = page_align(request)
+    if length < request:
+        raise syscall_error(errno.ENOMEM)
+    if not length:
+        return
+    if not check_brk_limits(mm, addr, length):
+        raise syscall_error(errno.ENOMEM)
+    vmalib.do_vmi_munmap(mm, addr, length)
+    do_brk_flags(mm, vmalib.vma_below(mm, addr), addr, length, vm_flags)
+
+
+def dup_mmap(mm: MmStruct, oldmm: MmStruct) -> None:
+    """Fill a forked child's empty ``mm`` with copies of ``oldmm``'s VMAs.
+
+    VM_DONTCOPY VMAs stay behind; VM_WIPEONFORK ones come without pages or anon_vma.
+    A VMA with an anon_vma gets a new one chained to the parent's (anon_vma_fork()) and
+    all its present pages (copy_page_range()): anonymous pages are copied here rather
+    than shared copy-on-write, which reads and counts the same from either side.  Other
+    VMAs get no page-table entries; the child faults them in again.
+    """
+    from .memory import map_page
+    from .page import Page
+
+    mm.total_vm, mm.data_vm = oldmm.total_vm, oldmm.data_vm
+    mm.exec_vm, mm.stack_vm = oldmm.exec_vm, oldmm.stack_vm
+    for mpnt in vmalib.all_vmas(oldmm):
+        if mpnt.vm_flags & VM_DONTCOPY:
+            vm_stat_account(mm, mpnt.vm_flags, -mpnt.pages())
+            continue
+        if mpnt.vm_flags & VM_ACCOUNT:
+            vm_enough_memory(mm, mpnt.pages())
+        tmp = mpnt.dup()
+        tmp.vm_flags &= ~VM_LOCKED_MASK
+        if tmp.vm_flags & VM_WIPEONFORK or mpnt.anon_vma is None:
+            tmp.anon_vma = None
+        else:
+            # anon_vma_fork(): a new anon_vma for each VMA, so even pieces of one parent
+            # VMA no longer share one in the child.
+            tmp.anon_vma = AnonVma(mpnt.anon_vma)
+        vmalib.vma_link(mm, tmp)
+        if tmp.vm_flags & VM_WIPEONFORK or not (
+            mpnt.anon_vma is not None or mpnt.vm_flags & (VM_PFNMAP | VM_MIXEDMAP)
+        ):
+            continue  # vma_needs_copy() says no
+        for addr, page in oldmm.pgtables.present(mpnt.vm_start, mpnt.vm_end):
+            if page.anon:
+                copy = Page(anon=True)
+                copy.copy_from(page)
+                copy.dirty = page.dirty
+                page = copy
+            map_page(mm, addr, page)
+    mm.hiwater_vm = mm.total_vm
+
+
+def install_special_mapping(
+    mm: MmStruct, addr: int, length: int, vm_flags: int, name: str
+) -> VmAreaStruct:  # _install_special_mapping()
+    """A kernel-provided mapping ([vdso], [vvar], ...): never merged, never expanded."""
+    vma = VmAreaStruct(
+        addr,
+        addr + length,
+        (vm_flags | mm.def_flags | VM_DONTEXPAND) & ~VM_LOCKED_MASK,
+        0,
+        special=name,
+    )
+    vmalib.insert_vm_struct(mm, vma)
+    vm_stat_account(mm, vma.vm_flags, length >> PAGE_SHIFT)
+    return vma

@@ -91,6 +91,20 @@ def vma_link(mm: MmStruct, vma: VmAreaStruct) -> None:
     mm.map_count += 1
 
 
+def insert_vm_struct(mm: MmStruct, vma: VmAreaStruct) -> None:
+    """Link a VMA made outside mmap (exec's stack, special mappings) into an empty range."""
+    if find_vma_intersection(mm, vma.vm_start, vma.vm_end) is not None:
+        raise syscall_error(errno.ENOMEM)
+    if vma.vm_flags & VM_ACCOUNT:
+        from .mmap import vm_enough_memory
+
+        vm_enough_memory(mm, vma.pages())
+    if vma.is_anonymous():
+        # Like a fresh anonymous mmap, so that it could merge with one.
+        vma.vm_pgoff = vma.vm_start >> PAGE_SHIFT
+    vma_link(mm, vma)
+
+
 def vma_is_sealed(vma: VmAreaStruct) -> bool:
     return bool(vma.vm_flags & VM_SEALED)
 
@@ -121,9 +135,13 @@ def is_mergeable_vma(vmg: VmaMergeStruct, vma: VmAreaStruct) -> bool:
 
 
 def is_mergeable_anon_vma(vmg: VmaMergeStruct, tgt: VmAreaStruct) -> bool:
-    src_anon = vmg.anon_vma
-    # With only one side owning an anon_vma the merged VMA simply adopts it.
-    return tgt.anon_vma is None or src_anon is None or src_anon is tgt.anon_vma
+    src_anon, tgt_anon = vmg.anon_vma, tgt.anon_vma
+    if src_anon is None or tgt_anon is None:
+        # With only one side owning an anon_vma the merged VMA adopts it, unless that side
+        # was forked from a parent (vma_is_fork_child()): its chain reaches the parent's.
+        owner = src_anon or tgt_anon
+        return owner is None or owner.parent is None
+    return src_anon is tgt_anon
 
 
 def can_vma_merge_left(vmg: VmaMergeStruct) -> bool:  # can_vma_merge_after() on prev

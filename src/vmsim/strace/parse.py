@@ -249,7 +249,7 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
                 int(pid) if pid else None,
                 name,
                 None,
-                None if ret == "?" else int(ret, 0),
+                _ret(ret),
                 err,
                 ret_path,
                 args_text=args,
@@ -281,6 +281,13 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
         yield Event(number, None, "?", error=f"line {number}: cannot read {text[:80]!r}")
 
 
+def _ret(ret: str) -> int | None:
+    # "?" for a call that never returned; a leading 0 is octal (umask, -X raw modes).
+    if ret == "?":
+        return None
+    return int(ret, 8 if ret[:1] == "0" and ret[1:2].isdigit() else 0)
+
+
 def _event(number: int, pid: int | None, name: str, args: str, match: re.Match[str]) -> Event:
     ret = match["ret"]
     return Event(
@@ -288,7 +295,7 @@ def _event(number: int, pid: int | None, name: str, args: str, match: re.Match[s
         pid,
         name,
         None,
-        None if ret == "?" else int(ret, 0),
+        _ret(ret),
         match["errno"],
         match["retpath"],
         args_text=args,

@@ -26,10 +26,12 @@ import struct
 import subprocess
 import tempfile
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from ..errors import BusError, SegmentationFault, syscall_error
+from ..fs.proc.parse import rss_by_range
 
 U64 = (1 << 64) - 1
 PAGE_SIZE = 4096
@@ -357,6 +359,12 @@ class LiveProcess:
 
     def smaps(self) -> str:
         return self._proc_text("smaps")
+
+    def rss_by_range(
+        self, wanted: Callable[[int, int], bool] | None = None
+    ) -> dict[tuple[int, int], int]:
+        rss = rss_by_range(self.smaps())
+        return rss if wanted is None else {key: kb for key, kb in rss.items() if wanted(*key)}
 
     def resident_pages(self, start: int, end: int) -> list[int]:
         """Addresses of the pages in [start, end) that smaps would count as resident.

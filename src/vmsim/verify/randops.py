@@ -9,6 +9,7 @@ sequence made, and the bytes read.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import os
 import random
@@ -21,7 +22,6 @@ from typing import Any, Protocol
 
 from ..errors import SegmentationFault
 from ..fs.file import OpenFile
-from ..fs.proc.parse import parse_smaps
 from ..kernel.trace import Trace
 from ..process import Process
 from ..uapi import (
@@ -93,6 +93,9 @@ class Side(Protocol):
     def write(self, addr: int, data: bytes) -> None: ...
     def maps(self) -> str: ...
     def smaps(self) -> str: ...
+    def rss_by_range(
+        self, wanted: Callable[[int, int], bool] | None = None
+    ) -> dict[tuple[int, int], int]: ...
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,7 @@ class Generator:
 
     rng: random.Random
     mix: str
-    reserved: list[tuple[int, int]]  # the helper's own mappings: never touched
+    reserved: list[tuple[int, int]]  # the helper's own mappings, in address order: never touched
     model: Process
     fd: int | None = None  # a file open on both sides, for file mappings
     fill_slot: int = 0  # the next one-page VMA the "maxmap" mix lays out
@@ -143,7 +146,10 @@ class Generator:
     def safe(self, start: int, end: int) -> bool:
         if end <= start or end > SAFE_HI or start < SAFE_LO:
             return False
-        return all(end <= lo or start >= hi for lo, hi in self.reserved)
+        # Only the last reserved mapping starting below ``end`` can overlap: they are sorted
+        # and disjoint.
+        below = bisect.bisect_left(self.reserved, (end,))
+        return below == 0 or self.reserved[below - 1][1] <= start
 
     def length(self) -> int:
         r = self.rng.random()
@@ -388,12 +394,6 @@ def normalised_maps(text: str) -> list[str]:
     return [SHMEM_INODE.sub(" 00:01 * ", line) for line in text.splitlines()]
 
 
-def rss_of_ours(smaps: str, safe: Callable[[int, int], bool]) -> dict[tuple[int, int], int]:
-    return {
-        (e.start, e.end): e.fields.get("Rss", 0) for e in parse_smaps(smaps) if safe(e.start, e.end)
-    }
-
-
 def compare(
     model: Process, kernel: Any, gen: Generator, op: Op, index: int, out_m: Any, out_k: Any
 ) -> Divergence | None:
@@ -404,7 +404,7 @@ def compare(
         diff = [f"  model-only:  {line}" for line in mm if line not in km][:6]
         diff += [f"  kernel-only: {line}" for line in km if line not in mm][:6]
         return Divergence(index, op, out_m, out_k, "/proc/pid/maps differ", diff)
-    rm, rk = rss_of_ours(model.smaps(), gen.safe), rss_of_ours(kernel.smaps(), gen.safe)
+    rm, rk = model.rss_by_range(gen.safe), kernel.rss_by_range(gen.safe)
     if rm != rk:
         diff = [
             f"  {lo:x}-{hi:x} Rss model {rm.get((lo, hi))} kB, kernel {rk.get((lo, hi))} kB"

@@ -8,42 +8,79 @@ a subsequence that still diverges is a smaller witness of the same kind of bug.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from ..process import Process
 from .randops import Divergence, Generator, Op, apply, compare, model_like
 
 Runner = Callable[[list[Op]], Divergence | None]
 
 
-def replay(ops: list[Op], kernel_factory: Callable[[], Any]) -> Divergence | None:
-    """Run ``ops`` on a fresh helper and a model seeded from it; the first divergence."""
+def replay(
+    ops: list[Op],
+    kernel_factory: Callable[[], Any],
+    watch: Callable[[Process], AbstractContextManager[object]] | None = None,
+) -> Divergence | None:
+    """Run ``ops`` on a fresh helper and a model seeded from it; the first divergence.
+    ``watch`` is entered around the calls with the model (the views draw them)."""
     import random
 
     with kernel_factory() as kernel:
         model = model_like(kernel)
         reserved = [(v.vm_start, v.vm_end) for v in model.vmas()]
         gen = Generator(random.Random(0), "default", reserved, model)
-        for index, op in enumerate(ops):
-            out_m, out_k = apply(model, op), apply(kernel, op)
-            divergence = compare(model, kernel, gen, op, index, out_m, out_k)
-            if divergence is not None:
-                return divergence
+        with watch(model) if watch is not None else nullcontext():
+            for index, op in enumerate(ops):
+                try:
+                    out_m, out_k = apply(model, op), apply(kernel, op)
+                except RuntimeError as err:
+                    # The helper died: a different failure from the one being shrunk.
+                    return Divergence(index, op, "-", "-", f"the live helper failed: {err}")
+                divergence = compare(model, kernel, gen, op, index, out_m, out_k)
+                if divergence is not None:
+                    return divergence
     return None
 
 
-def shrink(ops: list[Op], run: Runner, budget: int = 400) -> list[Op]:
-    """Delta debugging: drop ever smaller chunks while the sequence still diverges."""
+def shrink(
+    ops: list[Op],
+    run: Runner,
+    budget: int = 400,
+    what: str | None = None,
+    seconds: float = 900.0,
+) -> list[Op]:
+    """Delta debugging: drop ever smaller chunks while the sequence still diverges (in
+    the way ``what`` names, if given: different results, maps, Rss, a dead helper), within
+    ``budget`` reruns and ``seconds``; what is left then is the reproducer."""
+    deadline = time.monotonic() + seconds
+
+    def exhausted() -> bool:
+        return budget <= 0 or time.monotonic() > deadline
+
+    def diverges(candidate: list[Op]) -> bool:
+        nonlocal budget
+        budget -= 1
+        found = run(candidate) if candidate else None
+        return found is not None and what in (None, found.what)
+
     current = list(ops)
+    # A long run's divergence rarely needs more than its last calls, and a short tail is
+    # far cheaper to rerun than the halves delta debugging starts with.
+    for tail in (30, 300, 3000):
+        if tail < len(current) and not exhausted() and diverges(current[-tail:]):
+            current = current[-tail:]
+            break
     chunk = max(len(current) // 2, 1)
-    while chunk >= 1 and budget > 0:
+    while chunk >= 1 and not exhausted():
         start = 0
         removed = False
-        while start < len(current) and budget > 0:
+        while start < len(current) and not exhausted():
             candidate = current[:start] + current[start + chunk :]
-            budget -= 1
-            if candidate and run(candidate) is not None:
+            if diverges(candidate):
                 current = candidate
                 removed = True
             else:

@@ -10,6 +10,9 @@ MAPS_LINE = re.compile(
     r"(?P<offset>[0-9a-f]+) (?P<major>[0-9a-f]+):(?P<minor>[0-9a-f]+) (?P<inode>\d+)"
     r"(?: +(?P<name>.*))?$"
 )
+# A mapping's header and its Rss, which smaps prints three lines below it (after
+# Size, KernelPageSize and MMUPageSize).
+SMAPS_RSS = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) [^\n]*\n(?:[^\n]*\n){3}Rss: +(\d+) kB$", re.M)
 SMAPS_FIELD = re.compile(r"^(?P<key>[A-Za-z_]+):\s+(?P<value>\d+)(?: kB)?$")
 
 
@@ -71,3 +74,9 @@ def parse_smaps(text: str, source: str = "smaps") -> list[MapsEntry]:
             continue
         entries.append(parse_maps_line(line, f"{source} line {n}"))
     return entries
+
+
+def rss_by_range(smaps: str) -> dict[tuple[int, int], int]:
+    """Each mapping's Rss in kB, keyed by (start, end): the one field a check after
+    every call needs, found without parsing the rest of smaps."""
+    return {(int(lo, 16), int(hi, 16)): int(kb) for lo, hi, kb in SMAPS_RSS.findall(smaps)}

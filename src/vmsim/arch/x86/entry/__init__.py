@@ -1,0 +1,1 @@
+"""Models of the kernel's arch/x86/entry/ directory."""

@@ -1,0 +1,1 @@
+"""Models of the kernel's lib/vdso/ directory."""
