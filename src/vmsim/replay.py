@@ -22,10 +22,20 @@ from .fs.file import Inode, OpenFile
 from .process import Process
 from .strace.order import ConcurrentCalls
 from .strace.parse import Event, parse, string_arg, value
-from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, TaskTable
+from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, RLIMIT_CALLS, TaskTable
 from .uapi import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE, O_RDWR
 
 __all__ = ["BUNDLE_MAGIC", "MEMORY_CALLS", "Replayer", "read_bundle", "replay_text"]
+
+
+OPEN_CALLS = ("open", "openat", "creat")
+DUP_CALLS = ("dup", "dup2", "dup3")
+# Every event the replay does something with (see step, TaskTable.route and dispatch).
+# The rest (read, fstat, rt_sigaction, futex...) are most of a log and are dropped at once.
+ACTED_ON = frozenset(
+    (*MEMORY_CALLS, *CLONE_CALLS, *EXEC_CALLS, *RLIMIT_CALLS, *OPEN_CALLS, *DUP_CALLS)
+    + ("close", "fcntl", "exit")
+)
 
 
 @dataclass
@@ -120,6 +130,8 @@ class Replayer:
 
     def step(self, event: Event) -> None:
         name = event.name
+        if name not in ACTED_ON and self.tasks.knows(event.pid):
+            return
         start = event.line
         if name in MEMORY_CALLS:
             # Threads' calls that overlap in time are ordered as the results say they ran.
@@ -150,12 +162,12 @@ class Replayer:
 
     def dispatch(self, event: Event) -> None:
         name = event.name
-        if name in ("open", "openat", "creat"):
+        if name in OPEN_CALLS:
             self.on_open(event)
         elif name == "close" and event.ret == 0:
             self.process.fds.pop(event.arg(0), None)
         elif (
-            name in ("dup", "dup2", "dup3")
+            name in DUP_CALLS
             and event.ret is not None
             and event.ret >= 0
             or (
@@ -179,7 +191,10 @@ class Replayer:
         path = event.ret_path or string_arg(path_arg)
         inode = self.process.files.get(path)
         if inode is None:
-            size = os.stat(path).st_size if os.path.exists(path) else 1 << 40
+            try:
+                size = os.stat(path).st_size
+            except (OSError, ValueError):
+                size = 1 << 40  # not on this machine
             inode = self.process.files[path] = Inode(path, size=size)
         self.process.fds[event.ret] = OpenFile(inode, O_RDWR)
 
