@@ -203,24 +203,27 @@ class Replayer:
             self.process.fds[new] = self.process.fds[old]
 
     def on_memory_call(self, event: Event) -> None:
-        self.report.calls[event.name] += 1
+        report = self.report
+        report.calls[event.name] += 1
         args = [value(a) for a in event.args]
         logged = _outcome(event)
         model = _call(self.process, event.name, args)
-        self.report.checked += 1
+        report.checked += 1
         if model != logged:
-            self.report.mismatches.append(
+            report.mismatches.append(
                 Mismatch(event.line, _show(event), _text(logged), _text(model))
             )
             if self.follow:
                 self.align(event.name, args, logged, model)
         if isinstance(logged, str):
-            self.report.errors[f"{event.name} {logged}"] += 1
+            report.errors[f"{event.name} {logged}"] += 1
+        # The peaks come from counters the mm keeps anyway.
         mm = self.process.mm
-        self.report.peak_vmas = max(self.report.peak_vmas, mm.map_count)
-        self.report.peak_rss_pages = max(
-            self.report.peak_rss_pages, mm.rss_anon + mm.rss_file + mm.rss_shmem
-        )
+        if mm.map_count > report.peak_vmas:
+            report.peak_vmas = mm.map_count
+        rss = mm.rss_anon + mm.rss_file + mm.rss_shmem
+        if rss > report.peak_rss_pages:
+            report.peak_rss_pages = rss
 
     def align(self, name: str, args: list[int], logged: int | str, model: int | str) -> None:
         """Follow mode: put the mapping where the kernel put it."""

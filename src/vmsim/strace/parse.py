@@ -162,6 +162,8 @@ def value(token: str) -> int:
     Cached: a log repeats the same few sizes, flag sets and fds over and over.
     """
     token = token.strip()
+    if _NUMBER.fullmatch(token):  # most arguments are plain numbers
+        return int(token, 0)
     if "/*" in token:  # -X verbose: "0x3 /* PROT_READ|PROT_WRITE */"
         token = token.split("/*")[0].strip()
     if token.endswith(">") and "<" in token:  # -y: "3</path>"
@@ -249,7 +251,7 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
                 int(pid) if pid else None,
                 name,
                 None,
-                _ret(ret),
+                None if ret == "?" else _ret(ret),
                 err,
                 ret_path,
                 args_text=args,
