@@ -146,6 +146,7 @@ def traced(
 
         _recording[fn] = recording
         _plain[recording] = fn
+        _modules.add(fn.__module__)
         return fn
 
     return wrap
@@ -159,13 +160,16 @@ _plain: dict[Callable[..., Any], Callable[..., Any]] = {}
 _sites: list[tuple[dict[str, Any], str, Callable[..., Any], Callable[..., Any]]] = []
 _sites_modules = -1
 _PACKAGE = __name__.split(".")[0]
+_modules: set[str] = set()  # where traced functions were defined, in case it is elsewhere
 
 
 def _find_sites() -> None:
     global _sites_modules
     _sites.clear()
     for module_name, module in list(sys.modules.items()):
-        if module is None or module_name.split(".")[0] != _PACKAGE:
+        if module is None or (
+            module_name.split(".")[0] != _PACKAGE and module_name not in _modules
+        ):
             continue
         namespace = vars(module)
         for attr, obj in list(namespace.items()):
