@@ -162,7 +162,12 @@ class Replayer:
 
     def dispatch(self, event: Event) -> None:
         name = event.name
-        if name in OPEN_CALLS:
+        if name in MEMORY_CALLS:
+            if self.observer is None:
+                self.on_memory_call(event)
+            else:
+                self.observer(self, event, lambda: self.on_memory_call(event))
+        elif name in OPEN_CALLS:
             self.on_open(event)
         elif name == "close" and event.ret == 0:
             self.process.fds.pop(event.arg(0), None)
@@ -178,11 +183,6 @@ class Replayer:
             )
         ):
             self.alias(event.arg(0), event.ret)
-        elif name in MEMORY_CALLS:
-            if self.observer is None:
-                self.on_memory_call(event)
-            else:
-                self.observer(self, event, lambda: self.on_memory_call(event))
 
     def on_open(self, event: Event) -> None:
         if event.ret is None or event.ret < 0:

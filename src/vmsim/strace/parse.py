@@ -251,7 +251,8 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
                 int(pid) if pid else None,
                 name,
                 None,
-                None if ret == "?" else _ret(ret),
+                # _ret(), written out: this runs for nearly every line of a log.
+                None if ret == "?" else int(ret, 8 if ret[:1] == "0" and ret[1:2].isdigit() else 0),
                 err,
                 ret_path,
                 args_text=args,
