@@ -192,3 +192,42 @@ def test_record_then_replay_a_fresh_program(tmp_path: Path) -> None:
     replayed = CliRunner().invoke(main, ["replay", str(bundle)])
     assert replayed.exit_code == 0, replayed.output
     assert "(100.0%)" in replayed.output
+
+
+class _Everything:
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+def _layout(p: Process) -> list[tuple[object, ...]]:
+    # Like maps, without the inode numbers each replay hands out afresh.
+    return [
+        (v.vm_start, v.vm_end, v.vm_flags, v.vm_pgoff, v.vm_file and v.vm_file.inode.path)
+        for v in p.vmas()
+    ]
+
+
+def _outcome_of(text: str) -> tuple[object, ...]:
+    from vmsim.bundle import parse_bundle
+    from vmsim.replay import replay_bundle
+
+    replayer = replay_bundle(parse_bundle(text), follow=True)
+    tasks = replayer.tasks
+    return (
+        replayer.report.as_dict(),
+        tasks.exec_layouts,
+        {pid: (_layout(p), sorted(tasks.fdtables[pid])) for pid, p in tasks.mms.items()},
+        tasks.unknown,
+    )
+
+
+@pytest.mark.parametrize("bundle", sorted(p.name for p in DATA.glob("*.bundle")))
+def test_calls_dropped_early_change_nothing(bundle: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replay drops the calls it does not act on before routing them (ACTED_ON): the
+    outcome must be the one a full routing of every event gives."""
+    import vmsim.replay
+
+    text = (DATA / bundle).read_text()
+    fast = _outcome_of(text)
+    monkeypatch.setattr(vmsim.replay, "ACTED_ON", _Everything())
+    assert _outcome_of(text) == fast

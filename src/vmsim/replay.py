@@ -22,10 +22,20 @@ from .fs.file import Inode, OpenFile
 from .process import Process
 from .strace.order import ConcurrentCalls
 from .strace.parse import Event, parse, string_arg, value
-from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, TaskTable
+from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, RLIMIT_CALLS, TaskTable
 from .uapi import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE, O_RDWR
 
 __all__ = ["BUNDLE_MAGIC", "MEMORY_CALLS", "Replayer", "read_bundle", "replay_text"]
+
+
+OPEN_CALLS = ("open", "openat", "creat")
+DUP_CALLS = ("dup", "dup2", "dup3")
+# Every event the replay does something with (see step, TaskTable.route and dispatch).
+# The rest (read, fstat, rt_sigaction, futex...) are most of a log and are dropped at once.
+ACTED_ON = frozenset(
+    (*MEMORY_CALLS, *CLONE_CALLS, *EXEC_CALLS, *RLIMIT_CALLS, *OPEN_CALLS, *DUP_CALLS)
+    + ("close", "fcntl", "exit")
+)
 
 
 @dataclass
@@ -120,6 +130,8 @@ class Replayer:
 
     def step(self, event: Event) -> None:
         name = event.name
+        if name not in ACTED_ON and self.tasks.knows(event.pid):
+            return
         start = event.line
         if name in MEMORY_CALLS:
             # Threads' calls that overlap in time are ordered as the results say they ran.
@@ -150,12 +162,17 @@ class Replayer:
 
     def dispatch(self, event: Event) -> None:
         name = event.name
-        if name in ("open", "openat", "creat"):
+        if name in MEMORY_CALLS:
+            if self.observer is None:
+                self.on_memory_call(event)
+            else:
+                self.observer(self, event, lambda: self.on_memory_call(event))
+        elif name in OPEN_CALLS:
             self.on_open(event)
         elif name == "close" and event.ret == 0:
             self.process.fds.pop(event.arg(0), None)
         elif (
-            name in ("dup", "dup2", "dup3")
+            name in DUP_CALLS
             and event.ret is not None
             and event.ret >= 0
             or (
@@ -166,11 +183,6 @@ class Replayer:
             )
         ):
             self.alias(event.arg(0), event.ret)
-        elif name in MEMORY_CALLS:
-            if self.observer is None:
-                self.on_memory_call(event)
-            else:
-                self.observer(self, event, lambda: self.on_memory_call(event))
 
     def on_open(self, event: Event) -> None:
         if event.ret is None or event.ret < 0:
@@ -179,7 +191,10 @@ class Replayer:
         path = event.ret_path or string_arg(path_arg)
         inode = self.process.files.get(path)
         if inode is None:
-            size = os.stat(path).st_size if os.path.exists(path) else 1 << 40
+            try:
+                size = os.stat(path).st_size
+            except (OSError, ValueError):
+                size = 1 << 40  # not on this machine
             inode = self.process.files[path] = Inode(path, size=size)
         self.process.fds[event.ret] = OpenFile(inode, O_RDWR)
 
@@ -188,24 +203,27 @@ class Replayer:
             self.process.fds[new] = self.process.fds[old]
 
     def on_memory_call(self, event: Event) -> None:
-        self.report.calls[event.name] += 1
+        report = self.report
+        report.calls[event.name] += 1
         args = [value(a) for a in event.args]
         logged = _outcome(event)
         model = _call(self.process, event.name, args)
-        self.report.checked += 1
+        report.checked += 1
         if model != logged:
-            self.report.mismatches.append(
+            report.mismatches.append(
                 Mismatch(event.line, _show(event), _text(logged), _text(model))
             )
             if self.follow:
                 self.align(event.name, args, logged, model)
         if isinstance(logged, str):
-            self.report.errors[f"{event.name} {logged}"] += 1
+            report.errors[f"{event.name} {logged}"] += 1
+        # The peaks come from counters the mm keeps anyway.
         mm = self.process.mm
-        self.report.peak_vmas = max(self.report.peak_vmas, mm.map_count)
-        self.report.peak_rss_pages = max(
-            self.report.peak_rss_pages, mm.rss_anon + mm.rss_file + mm.rss_shmem
-        )
+        if mm.map_count > report.peak_vmas:
+            report.peak_vmas = mm.map_count
+        rss = mm.rss_anon + mm.rss_file + mm.rss_shmem
+        if rss > report.peak_rss_pages:
+            report.peak_rss_pages = rss
 
     def align(self, name: str, args: list[int], logged: int | str, model: int | str) -> None:
         """Follow mode: put the mapping where the kernel put it."""

@@ -1,17 +1,23 @@
 """Call-flow tracing, in the spirit of ftrace's function_graph tracer.
 
-Model functions that stand for kernel functions are wrapped with
+Model functions that stand for kernel functions are marked with
 :func:`traced`.  While a :class:`Trace` is active each call becomes a node in a
 tree (name, key arguments, result), :func:`note` adds a comment line under the
-current call, and :func:`count` bumps a named counter.  With no active trace
-the wrapper costs one global lookup, so the model runs at full speed.
+current call, and :func:`count` bumps a named counter.
+
+With no active trace the model runs its plain functions: :func:`traced` returns the
+function itself, and only while a trace is active do the package's modules hold
+recording versions instead (:func:`_install`).  Untraced runs, which are nearly all
+of them, so pay nothing for tracing, not even a wrapper call.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
+from types import FunctionType
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -63,12 +69,16 @@ class Trace:
     def __enter__(self) -> Trace:
         global _active
         self._outer = _active
+        if _active is None:
+            _install(True)
         _active = self
         return self
 
     def __exit__(self, *exc: object) -> None:
         global _active
         _active = self._outer
+        if _active is None:
+            _install(False)
 
 
 def _render(node: CallNode, depth: int, max_depth: int | None, out: list[str]) -> None:
@@ -108,16 +118,18 @@ def traced(
     """Record calls of the decorated model function under the kernel's ``name``.
 
     ``args`` receives the call's arguments and returns the text shown between
-    the parentheses; exceptions are recorded as ``-ERRNO`` results.
+    the parentheses; exceptions are recorded as ``-ERRNO`` results.  The function
+    itself is returned unchanged; its recording version is swapped in only while a
+    trace is active.
     """
 
     def wrap(fn: Callable[P, R]) -> Callable[P, R]:
         label = name or fn.__name__
 
         @functools.wraps(fn)
-        def wrapper(*a: P.args, **kw: P.kwargs) -> R:
+        def recording(*a: P.args, **kw: P.kwargs) -> R:
             trace = _active
-            if trace is None:
+            if trace is None:  # a reference taken while a trace was active
                 return fn(*a, **kw)
             node = CallNode(label, args(*a, **kw) if args else "")
             (trace._stack[-1].children if trace._stack else trace.calls).append(node)
@@ -132,9 +144,59 @@ def traced(
             node.result = format_result(result)
             return result
 
-        return wrapper
+        _recording[fn] = recording
+        _plain[recording] = fn
+        _modules.add(fn.__module__)
+        return fn
 
     return wrap
+
+
+# plain function -> its recording version, and back.
+_recording: dict[Callable[..., Any], Callable[..., Any]] = {}
+_plain: dict[Callable[..., Any], Callable[..., Any]] = {}
+# Every (module namespace, name) of the package that holds a traced function, with the
+# plain and recording versions; found again whenever modules have been imported since.
+_sites: list[tuple[dict[str, Any], str, Callable[..., Any], Callable[..., Any]]] = []
+_sites_modules = -1
+_PACKAGE = __name__.split(".")[0]
+_modules: set[str] = set()  # where traced functions were defined, in case it is elsewhere
+
+
+def _find_sites() -> None:
+    global _sites_modules
+    _sites.clear()
+    for module_name, module in list(sys.modules.items()):
+        if module is None or (
+            module_name.split(".")[0] != _PACKAGE and module_name not in _modules
+        ):
+            continue
+        namespace = vars(module)
+        for attr, obj in list(namespace.items()):
+            if type(obj) is not FunctionType:
+                continue
+            if obj in _recording:
+                _sites.append((namespace, attr, obj, _recording[obj]))
+            elif obj in _plain:
+                _sites.append((namespace, attr, _plain[obj], obj))
+    _sites_modules = len(sys.modules)
+
+
+def _install(recording: bool) -> None:
+    """Make every module of the package call the recording (or again the plain) versions.
+
+    Modules import model functions by name (``from .mmap import do_mmap``), so each
+    namespace holding one is rebound; only names still bound to the other version are
+    touched, which leaves a test's monkeypatch alone.
+    """
+    if _sites_modules != len(sys.modules):
+        _find_sites()
+    for namespace, attr, plain, rec in _sites:
+        if recording:
+            if namespace.get(attr) is plain:
+                namespace[attr] = rec
+        elif namespace.get(attr) is rec:
+            namespace[attr] = plain
 
 
 def _errno_name(err: int | None) -> str:

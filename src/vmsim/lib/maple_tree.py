@@ -191,14 +191,16 @@ def _mab_calc_split(big: _BigNode, leaf: bool) -> list[int]:
 
 
 def _mas_leaf_max_gap(node: MapleLeaf64, nmin: int, nmax: int) -> int:  # mas_leaf_max_gap
-    pivots = node.pivots
-    start = nmin
+    pivots, slots = node.pivots, node.slots
+    npiv = len(pivots)
     gap = 0
-    for i, entry in enumerate(node.slots):
-        end = pivots[i] if i < len(pivots) else nmax
-        if entry is None and end - start + 1 > gap:
-            gap = end - start + 1
-        start = end + 1
+    i = -1
+    # Only the empty ranges matter, and a leaf holds few of them: jump from one to the next.
+    for _ in range(slots.count(None)):
+        i = slots.index(None, i + 1)
+        size = (pivots[i] if i < npiv else nmax) - (pivots[i - 1] + 1 if i else nmin) + 1
+        if size > gap:
+            gap = size
     return gap
 
 
@@ -349,13 +351,67 @@ class MapleTree(Generic[T]):
             self._mas_next_node(path)
 
     def find(self, index: int, max: int = ULONG_MAX) -> tuple[int, int, T] | None:  # mt_find
-        return next(self.iter_range(index, max), None)
+        """The first entry whose range meets [index, max]: (first, last, entry)."""
+        if index > max:
+            return None
+        node: Any = self._root
+        nmin, nmax = 0, ULONG_MAX
+        for _ in range(self._height - 1):
+            pivots = node.pivots
+            off = bisect_left(pivots, index)
+            if off:
+                nmin = pivots[off - 1] + 1
+            if off < len(pivots):
+                nmax = pivots[off]
+            node = node.slots[off]
+        pivots, slots = node.pivots, node.slots
+        off = bisect_left(pivots, index)
+        npiv = len(pivots)
+        # Empty ranges are never adjacent, so the range holding ``index`` or the one after
+        # it holds an entry unless the leaf ends: the search almost always stops here.
+        for i in (off, off + 1):
+            if i > npiv:
+                break
+            first = pivots[i - 1] + 1 if i else nmin
+            if first > max:
+                return None
+            entry = slots[i]
+            if entry is not None:
+                return first, (pivots[i] if i < npiv else nmax), entry
+        if nmax >= max:
+            return None
+        return next(self.iter_range(nmax + 1, max), None)
 
     def find_prev(self, index: int, min: int = 0) -> tuple[int, int, T] | None:  # mas_find_rev
         """The last entry whose range meets [min, index]: (first, last, entry)."""
         if min > index:
             return None
-        path = self._mas_wr_walk(index, self._height - 1)
+        node: Any = self._root
+        nmin, nmax = 0, ULONG_MAX
+        for _ in range(self._height - 1):
+            pivots = node.pivots
+            off = bisect_left(pivots, index)
+            if off:
+                nmin = pivots[off - 1] + 1
+            if off < len(pivots):
+                nmax = pivots[off]
+            node = node.slots[off]
+        pivots, slots = node.pivots, node.slots
+        off = bisect_left(pivots, index)
+        npiv = len(pivots)
+        # As in find(): the range holding ``index`` or the one before it, unless the leaf
+        # starts with an empty range; only then does the walk go on in the leaf before.
+        for i in (off, off - 1):
+            if i < 0:
+                break
+            end = pivots[i] if i < npiv else nmax
+            if end < min:
+                return None
+            if slots[i] is not None:
+                return (pivots[i - 1] + 1 if i else nmin), end, slots[i]
+        if nmin <= min:
+            return None
+        path = self._mas_wr_walk(nmin - 1, self._height - 1)
         while True:
             node, nmin, nmax, off = path[-1]
             pivots, slots = node.pivots, node.slots
@@ -422,6 +478,8 @@ class MapleTree(Generic[T]):
         leaf_level = self._height - 1
         lpath = self._mas_wr_walk(first, leaf_level)
         lnode, lmin, lmax, lslot = lpath[-1]
+        if last <= lmax and self._mas_wr_node_store(lpath, first, last, entry):
+            return
         if last <= lmax:
             rslot = bisect_left(lnode.pivots, last)
             rpath = list(lpath)
@@ -499,6 +557,63 @@ class MapleTree(Generic[T]):
             prpivots = pr.pivots
             for i in range(proff + 1, len(pr.slots)):
                 big.push_child(prpivots[i] if i < len(prpivots) else prmax, pr.slots[i], pr.gaps[i])
+
+    def _mas_wr_node_store(self, path: list[Frame], first: int, last: int, entry: T | None) -> bool:
+        """The common store: [first, last] lies in one leaf, which still fits afterwards and
+        needs no neighbour (mas_wr_node_store / mas_wr_slot_store / mas_wr_append).
+
+        The leaf is rewritten in place, with exactly the contents the general rebuild
+        below would give it; only when an empty range was involved can the gaps above
+        change (as in the kernel, which then calls mas_update_gap).  Returns False, having
+        changed nothing, when the store needs the general rebuild.
+        """
+        node, nmin, nmax, lslot = path[-1]
+        pivots, slots = node.pivots, node.slots
+        npiv = len(pivots)
+        rslot = bisect_left(pivots, last, lslot)
+        r_min = pivots[lslot - 1] + 1 if lslot else nmin
+        r_max = pivots[rslot] if rslot < npiv else nmax
+        if entry is None:
+            # mas_wr_extend_null: an erase takes in the empty ranges it touches, so that
+            # empty ranges stay merged.
+            if slots[lslot] is None:
+                first = r_min
+            elif r_min == first and lslot and slots[lslot - 1] is None:
+                lslot -= 1
+                r_min = first = pivots[lslot - 1] + 1 if lslot else nmin
+            if slots[rslot] is None:
+                last = r_max
+            elif r_max == last and rslot < npiv and slots[rslot + 1] is None:
+                rslot += 1
+                r_max = last = pivots[rslot] if rslot < npiv else nmax
+        new_pivots = []
+        new_slots = []
+        if r_min < first:
+            new_pivots.append(first - 1)
+            new_slots.append(slots[lslot])
+        new_pivots.append(last)
+        new_slots.append(entry)
+        if r_max > last:
+            new_pivots.append(r_max)
+            new_slots.append(slots[rslot])
+        n = npiv + 1 - (rslot - lslot + 1) + len(new_slots)
+        leaf_level = len(path) - 1
+        if n > MAPLE_RANGE64_SLOTS:
+            return False  # mas_split / mas_push_data
+        if leaf_level and (
+            n < MAPLE_RANGE64_MIN or (rslot == npiv and new_slots[-1] is None and nmax != ULONG_MAX)
+        ):
+            return False  # mas_rebalance, or a leaf that may not end empty takes in the next
+        old = slots[lslot : rslot + 1]
+        old_empty = old.count(None)
+        self._count += len(new_slots) - new_slots.count(None) - (len(old) - old_empty)
+        slots[lslot : rslot + 1] = new_slots
+        if rslot == npiv:
+            new_pivots.pop()  # the last slot ends at the node's max, kept by the parent
+        pivots[lslot : rslot + 1] = new_pivots
+        if leaf_level and (old_empty or entry is None):
+            self._mas_update_gap(path, leaf_level, _mas_leaf_max_gap(node, nmin, nmax))
+        return True
 
     def _mas_pull_neighbours(
         self, big: _BigNode, level: int, leaf: bool, lpath: list[Frame], rpath: list[Frame]
@@ -668,30 +783,39 @@ class MapleTree(Generic[T]):
                 visited += 1
                 pivots, slots = node.pivots, node.slots
                 npiv = len(pivots)
-                while off >= 0:
-                    end = pivots[off] if off < npiv else nmax
-                    if end < min:
-                        return None
-                    start = pivots[off - 1] + 1 if off else nmin
-                    if level == leaf_level:
+                if level == leaf_level:
+                    while off >= 0:
+                        end = pivots[off] if off < npiv else nmax
+                        if end < min:
+                            return None
                         if slots[off] is None:
+                            start = pivots[off - 1] + 1 if off else nmin
                             lo = start if start > min else min
                             hi = end if end < max else max
                             if hi - lo + 1 >= size:
                                 return hi - size + 1
-                    elif node.gaps[off] >= size:
-                        stack.append((node, nmin, nmax, off))
-                        node, nmin, nmax = slots[off], start, end
-                        level += 1
-                        off = bisect_left(node.pivots, max)
-                        break
-                    off -= 1
+                        off -= 1
                 else:
-                    if not stack:
-                        return None
-                    node, nmin, nmax, off = stack.pop()
-                    level -= 1
-                    off -= 1
+                    gaps = node.gaps
+                    while off >= 0:
+                        end = pivots[off] if off < npiv else nmax
+                        if end < min:
+                            return None
+                        if gaps[off] >= size:
+                            stack.append((node, nmin, nmax, off))
+                            nmin = pivots[off - 1] + 1 if off else nmin
+                            node, nmax = slots[off], end
+                            level += 1
+                            off = bisect_left(node.pivots, max)
+                            break
+                        off -= 1
+                    if off >= 0:
+                        continue  # descended
+                if not stack:
+                    return None
+                node, nmin, nmax, off = stack.pop()
+                level -= 1
+                off -= 1
         finally:
             self.visited += visited
 

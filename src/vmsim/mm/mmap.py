@@ -38,6 +38,7 @@ from ..uapi import (
     page_align,
 )
 from . import vma as vmalib
+from .gup import mm_populate
 from .huge_memory import thp_get_unmapped_area
 from .mm_types import (
     RLIM_INFINITY,
@@ -520,8 +521,6 @@ def sys_mmap(
     off: int,
 ) -> int:
     """x86's sys_mmap -> ksys_mmap_pgoff -> vm_mmap_pgoff -> do_mmap, then populate."""
-    from .gup import mm_populate
-
     if off & ~PAGE_MASK:
         raise syscall_error(errno.EINVAL)
     file = None

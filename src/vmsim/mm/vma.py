@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from ..errors import syscall_error
 from ..kernel.trace import count, hexargs, note, traced
 from ..lib.maple_tree import MapleError
-from ..uapi import PAGE_SHIFT, ULONG_MAX
+from ..uapi import PAGE_MASK, PAGE_SHIFT, ULONG_MAX, page_align
+from . import memory  # memory.py imports this module too: use it by attribute
 from .mm_types import AnonVma, MmStruct, VmAreaStruct, vm_end_gap, vm_start_gap
 from .vm_flags import (
     VM_ACCOUNT,
@@ -413,9 +414,7 @@ class VmaMunmapStruct:
 
 
 def zap_range(mm: MmStruct, start: int, end: int) -> int:
-    from .memory import zap_page_range
-
-    return zap_page_range(mm, start, end)
+    return memory.zap_page_range(mm, start, end)
 
 
 @traced("do_vmi_align_munmap", args=lambda mm, vma, start, end: hexargs(start, end))
@@ -428,8 +427,6 @@ def do_vmi_align_munmap(mm: MmStruct, vma: VmAreaStruct, start: int, end: int) -
 @traced("do_vmi_munmap", args=lambda mm, start, length: hexargs(start, length))
 def do_vmi_munmap(mm: MmStruct, start: int, length: int) -> None:
     """munmap()'s work: EINVAL on bad ranges, nothing to do is fine."""
-    from ..uapi import PAGE_MASK, page_align
-
     if start & ~PAGE_MASK or start > mm.task_size or length > mm.task_size - start:
         raise syscall_error(errno.EINVAL)
     end = start + page_align(length)

@@ -59,7 +59,9 @@ class ConcurrentCalls:
     def completed(self, process: Process, event: Event, start: int) -> None:
         key = id(process)
         # A task not yet seen to return anything may be a thread of this process too.
-        busy = any(self.address_space(pid) in (process, None) for pid in self.in_flight)
+        busy = bool(self.in_flight) and any(
+            self.address_space(pid) in (process, None) for pid in self.in_flight
+        )
         if key not in self.groups and not busy:
             self.run(process, event)
             return

@@ -10,9 +10,9 @@ the caller reports it and goes on.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 from .. import uapi
 
@@ -63,28 +63,107 @@ CONSTANTS.update(
 )
 
 
-@dataclass
 class Event:
-    """One completed system call (or a signal, an exit, or an unreadable line)."""
+    """One completed system call (or a signal, an exit, or an unreadable line).
 
-    line: int
-    pid: int | None
-    name: str
-    args: list[str] = field(default_factory=list)
-    ret: int | None = None
-    errno: str | None = None
-    ret_path: str | None = None  # what -y printed after a returned fd
-    unfinished: bool = False  # the call's first half; it completes in a later event
-    error: str | None = None  # why the line could not be read
+    ``args`` are split from the argument text only when first asked for: most calls in a
+    log (reads, stats, signal actions) are never looked at beyond their name and result.
+    """
+
+    __slots__ = (
+        "line",
+        "pid",
+        "name",
+        "_args",
+        "_args_text",
+        "ret",
+        "errno",
+        "ret_path",
+        "unfinished",
+        "error",
+    )
+
+    def __init__(
+        self,
+        line: int,
+        pid: int | None,
+        name: str,
+        args: list[str] | None = None,
+        ret: int | None = None,
+        errno: str | None = None,
+        ret_path: str | None = None,  # what -y printed after a returned fd
+        unfinished: bool = False,  # the call's first half; it completes in a later event
+        error: str | None = None,  # why the line could not be read
+        *,
+        args_text: str = "",  # the text between the parentheses, split on demand
+    ) -> None:
+        self.line = line
+        self.pid = pid
+        self.name = name
+        self._args: list[str] | None = args
+        if args is None and not args_text:
+            self._args = []
+        self._args_text = args_text
+        self.ret = ret
+        self.errno = errno
+        self.ret_path = ret_path
+        self.unfinished = unfinished
+        self.error = error
+
+    @property
+    def args(self) -> list[str]:
+        if self._args is None:
+            self._args = split_args(self._args_text)
+        return self._args
+
+    @args.setter
+    def args(self, args: list[str]) -> None:
+        self._args = args
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.line,
+            self.pid,
+            self.name,
+            self.args,
+            self.ret,
+            self.errno,
+            self.ret_path,
+            self.unfinished,
+            self.error,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return (
+            f"Event(line={self.line!r}, pid={self.pid!r}, name={self.name!r}, "
+            f"args={self.args!r}, ret={self.ret!r}, errno={self.errno!r}, "
+            f"ret_path={self.ret_path!r}, unfinished={self.unfinished!r}, error={self.error!r})"
+        )
 
     def arg(self, i: int) -> int:
         return value(self.args[i])
 
 
+_NUMBER = re.compile(r"-?0x[0-9a-fA-F]+|-?\d+")
+
+
+@functools.lru_cache(maxsize=4096)
 def value(token: str) -> int:
     """An argument as a number: hex, decimal, NULL, symbolic flags, raw or verbose forms,
-    an fd with its -y path (``3</lib/libc.so.6>``)."""
+    an fd with its -y path (``3</lib/libc.so.6>``).
+
+    Cached: a log repeats the same few sizes, flag sets and fds over and over.
+    """
     token = token.strip()
+    if _NUMBER.fullmatch(token):  # most arguments are plain numbers
+        return int(token, 0)
     if "/*" in token:  # -X verbose: "0x3 /* PROT_READ|PROT_WRITE */"
         token = token.split("/*")[0].strip()
     if token.endswith(">") and "<" in token:  # -y: "3</path>"
@@ -94,8 +173,8 @@ def value(token: str) -> int:
         part = part.strip()
         if part in CONSTANTS:
             total |= CONSTANTS[part]
-        elif re.fullmatch(r"-?0x[0-9a-fA-F]+|-?\d+", part):
-            total |= int(part, 0) if not part.startswith("-") else int(part, 0)
+        elif _NUMBER.fullmatch(part):
+            total |= int(part, 0)
         else:
             raise ValueError(f"unknown value {part!r}")
     return total
@@ -107,30 +186,28 @@ def fd_path(token: str) -> str | None:
     return match.group(1) if match else None
 
 
+# What makes an argument list more than "a, b, c": strings, -y paths, nesting.
+_STRUCTURED = re.compile(r'["<()\[\]{}]')
+# The marks split_args() acts on: a quoted string (to its closing quote, or the end of a
+# truncated line) and an fd's -y path are skipped whole, since either may hold commas.
+_ARG_MARKS = re.compile(r'"(?:[^"\\]|\\.)*"?|(?<=\d)<[^>]*>?|[()\[\]{},]', re.DOTALL)
+
+
 def split_args(text: str) -> list[str]:
     """Top-level comma-separated arguments, respecting quotes and brackets."""
-    args, depth, start, quoted, i = [], 0, 0, False, 0
-    while i < len(text):
-        ch = text[i]
-        if quoted:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch == "<" and i and text[i - 1].isdigit():
-            # An fd's -y path ("3</lib/libc.so.6>") may hold any character but '>'.
-            close = text.find(">", i)
-            i = close if close != -1 else len(text)
+    if _STRUCTURED.search(text) is None:
+        return [arg.strip() for arg in text.split(",")] if text.strip() else []
+    args, depth, start = [], 0, 0
+    for mark in _ARG_MARKS.finditer(text):
+        ch = mark.group()
+        if ch == ",":
+            if depth == 0:
+                args.append(text[start : mark.start()].strip())
+                start = mark.end()
         elif ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        elif ch == "," and depth == 0:
-            args.append(text[start:i].strip())
-            start = i + 1
-        i += 1
     tail = text[start:].strip()
     if tail or args:
         args.append(tail)
@@ -155,21 +232,37 @@ def _pid(match: re.Match[str]) -> int | None:
 def parse(lines: Iterable[str]) -> Iterator[Event]:
     """Events in log order; an unfinished call is emitted when it resumes."""
     pending: dict[int | None, tuple[str, str]] = {}
+    call_match = CALL.match
     for number, raw in enumerate(lines, 1):
         text = (
             RELATIVE_TS.sub("", raw.rstrip("\n"), count=1) if raw[:1] == " " else raw.rstrip("\n")
         )
         if not text.strip():
             continue
-        match = CALL.match(text)
+        match = call_match(text)
         if match is not None:
-            yield _event(number, _pid(match), match["name"], match["args"], match)
+            # Most lines are complete calls: one group() call fetches all they carry.
+            pid, pid2, name, args, ret, ret_path, err = match.group(
+                "pid", "pid2", "name", "args", "ret", "retpath", "errno"
+            )
+            pid = pid or pid2
+            yield Event(
+                number,
+                int(pid) if pid else None,
+                name,
+                None,
+                # _ret(), written out: this runs for nearly every line of a log.
+                None if ret == "?" else int(ret, 8 if ret[:1] == "0" and ret[1:2].isdigit() else 0),
+                err,
+                ret_path,
+                args_text=args,
+            )
             continue
         match = UNFINISHED.match(text)
         if match is not None:
             pending[_pid(match)] = (match["name"], match["args"])
             yield Event(
-                number, _pid(match), match["name"], split_args(match["args"]), unfinished=True
+                number, _pid(match), match["name"], unfinished=True, args_text=match["args"]
             )
             continue
         match = RESUMED.match(text)
@@ -191,14 +284,22 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
         yield Event(number, None, "?", error=f"line {number}: cannot read {text[:80]!r}")
 
 
+def _ret(ret: str) -> int | None:
+    # "?" for a call that never returned; a leading 0 is octal (umask, -X raw modes).
+    if ret == "?":
+        return None
+    return int(ret, 8 if ret[:1] == "0" and ret[1:2].isdigit() else 0)
+
+
 def _event(number: int, pid: int | None, name: str, args: str, match: re.Match[str]) -> Event:
     ret = match["ret"]
     return Event(
         number,
         pid,
         name,
-        split_args(args),
-        None if ret == "?" else int(ret, 8 if ret[:1] == "0" and ret[1:2].isdigit() else 0),
+        None,
+        _ret(ret),
         match["errno"],
         match["retpath"],
+        args_text=args,
     )

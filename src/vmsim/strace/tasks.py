@@ -25,6 +25,7 @@ from .parse import Event, split_args, string_arg
 CLONE_CALLS = ("clone", "clone3", "fork", "vfork")
 EXEC_CALLS = ("execve", "execveat")
 MEMORY_CALLS = ("mmap", "munmap", "mremap", "mprotect", "madvise", "brk")
+RLIMIT_CALLS = ("prlimit64", "setrlimit")
 CLONE_FLAG_NAMES = {"CLONE_VM": CLONE_VM, "CLONE_FILES": CLONE_FILES, "CLONE_VFORK": CLONE_VFORK}
 
 
@@ -125,10 +126,16 @@ class TaskTable:
             if name in MEMORY_CALLS:
                 self.skipped[name] += 1
             return None
-        if name in ("prlimit64", "setrlimit") and event.ret == 0:
+        if name in RLIMIT_CALLS and event.ret == 0:
             self.set_rlimit(pid, process, event)
         process.fds = self.fdtables[pid]
         return process
+
+    def knows(self, pid: int | None) -> bool:
+        """Whether routing an event of ``pid`` that is none of the calls the replay acts on
+        would change nothing: before the replay starts such an event cannot start it, and
+        after, only a pid not seen yet needs its task found (adopt)."""
+        return not self.started or pid in self.mms or pid in self.unknown
 
     def start(self, event: Event) -> bool:
         """The replay starts at the first successful execve (or, in a log without one, at

@@ -115,6 +115,8 @@ class PageTables:
 
 
 def _indices(table: Table, level: int, base: int, start: int, end: int) -> list[int]:
+    if not table:
+        return []
     shift = LEVEL_SHIFTS[level]
     lo = max(0, (start - base) >> shift)
     hi = min(PTRS_PER_TABLE - 1, (end - 1 - base) >> shift)
