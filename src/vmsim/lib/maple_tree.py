@@ -350,10 +350,8 @@ class MapleTree(Generic[T]):
                 return
             self._mas_next_node(path)
 
-    def find(self, index: int, max: int = ULONG_MAX) -> tuple[int, int, T] | None:  # mt_find
-        """The first entry whose range meets [index, max]: (first, last, entry)."""
-        if index > max:
-            return None
+    def _leaf_of(self, index: int) -> tuple[Any, int, int]:  # mas_walk, down to the leaf
+        """The leaf whose span holds ``index``, with that span's first and last index."""
         node: Any = self._root
         nmin, nmax = 0, ULONG_MAX
         for _ in range(self._height - 1):
@@ -364,6 +362,13 @@ class MapleTree(Generic[T]):
             if off < len(pivots):
                 nmax = pivots[off]
             node = node.slots[off]
+        return node, nmin, nmax
+
+    def find(self, index: int, max: int = ULONG_MAX) -> tuple[int, int, T] | None:  # mt_find
+        """The first entry whose range meets [index, max]: (first, last, entry)."""
+        if index > max:
+            return None
+        node, nmin, nmax = self._leaf_of(index)
         pivots, slots = node.pivots, node.slots
         off = bisect_left(pivots, index)
         npiv = len(pivots)
@@ -386,16 +391,7 @@ class MapleTree(Generic[T]):
         """The last entry whose range meets [min, index]: (first, last, entry)."""
         if min > index:
             return None
-        node: Any = self._root
-        nmin, nmax = 0, ULONG_MAX
-        for _ in range(self._height - 1):
-            pivots = node.pivots
-            off = bisect_left(pivots, index)
-            if off:
-                nmin = pivots[off - 1] + 1
-            if off < len(pivots):
-                nmax = pivots[off]
-            node = node.slots[off]
+        node, nmin, nmax = self._leaf_of(index)
         pivots, slots = node.pivots, node.slots
         off = bisect_left(pivots, index)
         npiv = len(pivots)
