@@ -86,10 +86,6 @@ def read_bundle(text: str) -> tuple[str | None, str]:
     return bundle.maps, bundle.log
 
 
-def write_bundle(maps: str, log: str) -> str:
-    return Bundle(log=log, maps=maps).text()
-
-
 # Wraps each memory call of the log: it gets the replayer, the event and a thunk that
 # makes the call (the views record call flows and maps around it).
 Observer = Callable[["Replayer", Event, Callable[[], None]], None]
