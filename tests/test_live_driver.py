@@ -55,6 +55,7 @@ from vmsim.uapi import (
     MREMAP_FIXED,
     MREMAP_MAYMOVE,
     PMD_SIZE,
+    PROT_EXEC,
     PROT_NONE,
     PROT_READ,
     PROT_WRITE,
@@ -402,3 +403,42 @@ def test_round_trip_is_cheap(proc: LiveProcess) -> None:
         proc.munmap(0x10000, PAGE)
     per_call = (time.perf_counter() - t0) / 200
     assert per_call < 5e-3  # a pipe round trip, not a process start
+
+
+def test_maps_between_matches_the_lines_of_maps(proc: LiveProcess, tmp_path: Path) -> None:
+    path = tmp_path / "data"
+    path.write_bytes(b"x" * 3 * PAGE)
+    fd = proc.open(path)
+    file_at = proc.mmap(0, 3 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0)
+    shared = proc.mmap(0, 2 * PAGE, RW, MAP_SHARED | MAP_ANONYMOUS)
+    anon = proc.mmap(0, 4 * PAGE, RW, ANON)
+    proc.mprotect(anon + PAGE, PAGE, PROT_READ)
+    proc.brk(proc.brk(0) + PAGE)
+    # Every VMA below the gate, each whole, in order, and the heap by its name.
+    assert proc.maps_between(0, 1 << 47) == proc.maps().splitlines()[:-1]
+    lo, hi = min(file_at, shared, anon), max(file_at, shared, anon) + PAGE
+    expected = [
+        line
+        for line in proc.maps().splitlines()
+        if int(line.split("-")[0], 16) < hi and int(line.split()[0].split("-")[1], 16) > lo
+    ]
+    assert proc.maps_between(lo, hi) == expected
+    assert proc.maps_between(anon + PAGE, anon + PAGE + 1) == [maps_line(proc, anon + PAGE)]
+
+
+def test_rss_between_matches_smaps(proc: LiveProcess) -> None:
+    anon = proc.mmap(0, 16 * PAGE, RW | PROT_EXEC, ANON)  # no neighbour to merge with
+    proc.touch(anon, 8 * PAGE)
+    proc.read(anon + 8 * PAGE, 8 * PAGE)  # the zero page is not resident
+    shared = proc.mmap(0, 4 * PAGE, RW, MAP_SHARED | MAP_ANONYMOUS)  # never merges
+    proc.read(shared, 2 * PAGE)  # shmem pages are, even when only read
+    big = proc.mmap(0, 2 * PMD_SIZE, RW, ANON)
+    proc.touch(big, 2 * PMD_SIZE, PMD_SIZE // 2)
+    everything = proc.rss_between(0, 1 << 47, lambda start, end: True)
+    assert everything == {key: kb for key, kb in proc.rss_by_range().items() if key[0] < 1 << 47}
+    assert proc.rss_between(anon, anon + 16 * PAGE, lambda start, end: True) == {
+        (anon, anon + 16 * PAGE): 32
+    }
+    assert proc.rss_between(shared, shared + 1, lambda start, end: True) == {
+        (shared, shared + 4 * PAGE): 8
+    }

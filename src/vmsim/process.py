@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from .arch.x86.mmap import TASK_SIZE_4LEVEL, mmap_base, mmap_legacy_base
 from .fs.file import Inode, OpenFile
-from .fs.proc.task_mmu import show_maps, show_smaps, smaps_rss
+from .fs.proc.task_mmu import show_maps, show_smaps, show_vma_header, smaps_rss
 from .kernel.trace import Trace
 from .mm import vma as vmalib
 from .mm.debug import validate_mm
@@ -249,6 +249,22 @@ class Process:
             (v.vm_start, v.vm_end): smaps_rss(mm, v) >> 10
             for v in vmalib.all_vmas(mm)
             if wanted is None or wanted(v.vm_start, v.vm_end)
+        }
+
+    def maps_between(self, lo: int, hi: int) -> list[str]:
+        """The /proc/pid/maps lines of the VMAs meeting [lo, hi)."""
+        mm = self.mm
+        return [show_vma_header(mm, v) for v in vmalib.vmas_in_range(mm, lo, hi)]
+
+    def rss_between(
+        self, lo: int, hi: int, wanted: Callable[[int, int], bool]
+    ) -> dict[tuple[int, int], int]:
+        """Like :meth:`rss_by_range`, for the ``wanted`` VMAs meeting [lo, hi)."""
+        mm = self.mm
+        return {
+            (v.vm_start, v.vm_end): smaps_rss(mm, v) >> 10
+            for v in vmalib.vmas_in_range(mm, lo, hi)
+            if wanted(v.vm_start, v.vm_end)
         }
 
     def trace(self) -> Trace:

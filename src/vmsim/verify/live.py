@@ -32,6 +32,7 @@ from types import TracebackType
 
 from ..errors import BusError, SegmentationFault, syscall_error
 from ..fs.proc.parse import rss_by_range
+from .procioctl import ProcQuery
 
 U64 = (1 << 64) - 1
 PAGE_SIZE = 4096
@@ -170,7 +171,9 @@ class LiveProcess:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._wfd = self._proc.stdin.fileno()
         self._rfd = self._proc.stdout.fileno()
-        self._finalizer = weakref.finalize(self, _kill, self._proc)
+        # Opened on first use; a list so the finalizer can close it without holding self.
+        self._query: list[ProcQuery] = []
+        self._finalizer = weakref.finalize(self, _kill, self._proc, self._query)
         try:
             ready = self._recv_exact(_RESP.size)
             ret, *_rest = _RESP.unpack(ready)
@@ -366,6 +369,28 @@ class LiveProcess:
         rss = rss_by_range(self.smaps())
         return rss if wanted is None else {key: kb for key, kb in rss.items() if wanted(*key)}
 
+    # -- a few VMAs at a time, through ioctls (see procioctl) ------------------------------
+
+    def _queries(self) -> ProcQuery:
+        if not self._query:
+            self._query.append(ProcQuery(self.pid))
+        return self._query[0]
+
+    def maps_between(self, lo: int, hi: int) -> list[str]:
+        """The /proc/pid/maps lines of the VMAs meeting [lo, hi)."""
+        return [line for _s, _e, line in self._queries().vmas_between(lo, hi)]
+
+    def rss_between(
+        self, lo: int, hi: int, wanted: Callable[[int, int], bool]
+    ) -> dict[tuple[int, int], int]:
+        """Like :meth:`rss_by_range`, for the ``wanted`` VMAs meeting [lo, hi)."""
+        query = self._queries()
+        return {
+            (start, end): query.resident_bytes(start, end) >> 10
+            for start, end, _line in query.vmas_between(lo, hi)
+            if wanted(start, end)
+        }
+
     def resident_pages(self, start: int, end: int) -> list[int]:
         """Addresses of the pages in [start, end) that smaps would count as resident.
 
@@ -433,7 +458,10 @@ def _zero_pfns(pfns: set[int]) -> set[int]:
     return zero
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
+def _kill(proc: subprocess.Popen[bytes], queries: list[ProcQuery]) -> None:
+    for query in queries:
+        query.close()
+    queries.clear()
     if proc.poll() is None:
         proc.kill()
     for stream in (proc.stdin, proc.stdout):

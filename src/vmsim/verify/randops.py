@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from ..errors import SegmentationFault
 from ..fs.file import OpenFile
 from ..kernel.trace import Trace
+from ..mm.vma import vmas_in_range
 from ..process import Process
 from ..uapi import (
     MADV_DODUMP,
@@ -69,6 +70,11 @@ FILL_TARGET = 65515  # a few below vm.max_map_count, where each kind of call hit
 # whole large folios of the page cache, which the model does not have.  Run on request only.
 ALL_MIXES = (*MIXES, "files")
 SHMEM_INODE = re.compile(r" 00:01 \d+ +")
+TASK_SIZE = 0x7FFFFFFFF000
+# Every call is checked around the range it touched; all of maps and Rss are compared every
+# FULL_EVERY calls (and after a sequence's last call), which catches a change anywhere else.
+FULL_EVERY = 50
+FULL_EVERY_MAXMAP = 1000  # with ~65,000 VMAs a full comparison costs seconds
 
 
 class Side(Protocol):
@@ -95,6 +101,10 @@ class Side(Protocol):
     def smaps(self) -> str: ...
     def rss_by_range(
         self, wanted: Callable[[int, int], bool] | None = None
+    ) -> dict[tuple[int, int], int]: ...
+    def maps_between(self, lo: int, hi: int) -> list[str]: ...
+    def rss_between(
+        self, lo: int, hi: int, wanted: Callable[[int, int], bool]
     ) -> dict[tuple[int, int], int]: ...
 
 
@@ -138,10 +148,39 @@ class Generator:
     fd: int | None = None  # a file open on both sides, for file mappings
     fill_slot: int = 0  # the next one-page VMA the "maxmap" mix lays out
 
+    # The sequence's own VMAs, in address order; None means "recount from the model".
+    _ours: list[tuple[int, int]] | None = None
+
     def ours(self) -> list[tuple[int, int]]:
-        return [
-            (v.vm_start, v.vm_end) for v in self.model.vmas() if self.safe(v.vm_start, v.vm_end)
-        ]
+        if self._ours is None:
+            self._ours = [
+                (v.vm_start, v.vm_end) for v in self.model.vmas() if self.safe(v.vm_start, v.vm_end)
+            ]
+        return self._ours
+
+    def note_changes(self, windows: list[tuple[int, int]] | None) -> None:
+        """Bring :meth:`ours` up to date after a call that changed only ``windows``
+        (None: anything), without a walk over every VMA."""
+        ours = self._ours
+        if ours is None:
+            return
+        if windows is None:
+            self._ours = None
+            return
+        for lo, hi in windows:
+            first = bisect.bisect_left(ours, (lo,))
+            if first and ours[first - 1][1] > lo:
+                first -= 1
+            now = [
+                (v.vm_start, v.vm_end)
+                for v in vmas_in_range(self.model.mm, lo, hi)
+                if self.safe(v.vm_start, v.vm_end)
+            ]
+            ours[first : bisect.bisect_left(ours, (hi,))] = now
+            # A stack VMA grown down into the window by a fault reached beyond it.
+            after = first + len(now)
+            while now and after < len(ours) and ours[after][0] < now[-1][1]:
+                del ours[after]
 
     def safe(self, start: int, end: int) -> bool:
         if end <= start or end > SAFE_HI or start < SAFE_LO:
@@ -397,22 +436,120 @@ def normalised_maps(text: str) -> list[str]:
 def compare(
     model: Process, kernel: Any, gen: Generator, op: Op, index: int, out_m: Any, out_k: Any
 ) -> Divergence | None:
+    """Results, then all of maps, then every sequence-made VMA's Rss."""
     if out_m != out_k:
         return Divergence(index, op, out_m, out_k, "different results")
-    mm, km = normalised_maps(model.maps()), normalised_maps(kernel.maps())
-    if mm != km:
-        diff = [f"  model-only:  {line}" for line in mm if line not in km][:6]
-        diff += [f"  kernel-only: {line}" for line in km if line not in mm][:6]
-        return Divergence(index, op, out_m, out_k, "/proc/pid/maps differ", diff)
-    rm, rk = model.rss_by_range(gen.safe), kernel.rss_by_range(gen.safe)
-    if rm != rk:
-        diff = [
-            f"  {lo:x}-{hi:x} Rss model {rm.get((lo, hi))} kB, kernel {rk.get((lo, hi))} kB"
-            for lo, hi in sorted(set(rm) | set(rk))
-            if rm.get((lo, hi)) != rk.get((lo, hi))
-        ]
-        return Divergence(index, op, out_m, out_k, "smaps Rss differ", diff[:6])
+    divergence = _compare_maps(model.maps(), kernel.maps(), op, index, out_m, out_k)
+    if divergence is None:
+        divergence = _compare_rss(
+            model.rss_by_range(gen.safe), kernel.rss_by_range(gen.safe), op, index, out_m, out_k
+        )
+    return divergence
+
+
+def compare_near(
+    model: Process,
+    kernel: Any,
+    gen: Generator,
+    op: Op,
+    index: int,
+    out_m: Any,
+    out_k: Any,
+    windows: list[tuple[int, int]],
+) -> Divergence | None:
+    """Like :func:`compare`, for the VMAs meeting the windows a call touched."""
+    if out_m != out_k:
+        return Divergence(index, op, out_m, out_k, "different results")
+    for lo, hi in windows:
+        divergence = _compare_maps(
+            "\n".join(model.maps_between(lo, hi)),
+            "\n".join(kernel.maps_between(lo, hi)),
+            op,
+            index,
+            out_m,
+            out_k,
+        )
+        if divergence is None:
+            divergence = _compare_rss(
+                model.rss_between(lo, hi, gen.safe),
+                kernel.rss_between(lo, hi, gen.safe),
+                op,
+                index,
+                out_m,
+                out_k,
+            )
+        if divergence is not None:
+            return divergence
     return None
+
+
+def _compare_maps(
+    model_text: str, kernel_text: str, op: Op, index: int, out_m: Any, out_k: Any
+) -> Divergence | None:
+    mm, km = normalised_maps(model_text), normalised_maps(kernel_text)
+    if mm == km:
+        return None
+    diff = [f"  model-only:  {line}" for line in mm if line not in km][:6]
+    diff += [f"  kernel-only: {line}" for line in km if line not in mm][:6]
+    return Divergence(index, op, out_m, out_k, "/proc/pid/maps differ", diff)
+
+
+def _compare_rss(
+    rm: dict[tuple[int, int], int],
+    rk: dict[tuple[int, int], int],
+    op: Op,
+    index: int,
+    out_m: Any,
+    out_k: Any,
+) -> Divergence | None:
+    if rm == rk:
+        return None
+    diff = [
+        f"  {lo:x}-{hi:x} Rss model {rm.get((lo, hi))} kB, kernel {rk.get((lo, hi))} kB"
+        for lo, hi in sorted(set(rm) | set(rk))
+        if rm.get((lo, hi)) != rk.get((lo, hi))
+    ]
+    return Divergence(index, op, out_m, out_k, "smaps Rss differ", diff[:6])
+
+
+def touched(
+    op: Op, outcome: tuple[Any, ...], brk_before: int, start_brk: int
+) -> list[tuple[int, int]]:
+    """The address ranges a call may have changed, each widened by a byte on both sides so
+    that a neighbour it merged with (or split from) is compared too."""
+    a = op.args
+    spans: list[tuple[int, int]] = []
+    if op.kind in ("munmap", "mprotect", "madvise", "read"):
+        spans.append((a[0], a[0] + a[1]))
+    elif op.kind == "write":
+        spans.append((a[0], a[0] + len(op.data)))
+    elif op.kind == "mmap":
+        if a[0]:
+            spans.append((a[0], a[0] + a[1]))  # a failed MAP_FIXED may have unmapped it
+        if outcome[0] == "ok":
+            spans.append((outcome[1], outcome[1] + a[1]))
+    elif op.kind == "mremap":
+        old, old_size, new_size, flags = a[0], a[1], a[2], a[3]
+        spans.append((old, old + max(old_size, new_size)))
+        if flags & MREMAP_FIXED:
+            spans.append((a[4], a[4] + new_size))
+        if outcome[0] == "ok":
+            spans.append((outcome[1], outcome[1] + new_size))
+    elif op.kind == "brk":
+        # The [heap] name of every VMA between start_brk and the break follows the break.
+        top = max(brk_before, outcome[1]) if outcome[0] == "ok" else brk_before
+        spans.append((start_brk, top))
+    windows: list[tuple[int, int]] = []
+    # Lengths round up to whole pages.
+    pages = [(lo & -PAGE_SIZE, (hi + PAGE_SIZE - 1) & -PAGE_SIZE) for lo, hi in spans]
+    for lo, hi in sorted((max(lo - 1, 0), min(hi + 1, TASK_SIZE)) for lo, hi in pages):
+        if lo >= hi:
+            continue
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], hi))
+        else:
+            windows.append((lo, hi))
+    return windows
 
 
 def model_like(kernel: Any) -> Process:
@@ -506,10 +643,13 @@ def _run(
     coverage: Coverage | None = None,
 ) -> tuple[int, Divergence | None, list[Op]]:
     done: list[Op] = []
+    full_every = FULL_EVERY_MAXMAP if gen.mix == "maxmap" else FULL_EVERY
+    mm = model.mm
     for index in range(ops):
         op = gen.next()
         done.append(op)
         trace = Trace() if coverage is not None and op.kind == "mremap" else None
+        brk_before = mm.brk
         if trace is not None:
             with trace:
                 out_m = apply(model, op)
@@ -520,14 +660,19 @@ def _run(
             coverage.record(op, out_m, trace)
         if gen.filling:
             # Laying out thousands of VMAs: only results are compared, which keeps it fast.
+            gen.note_changes(None)
             if out_m != out_k:
                 return index + 1, Divergence(index, op, out_m, out_k, "different results"), done
             continue
-        if gen.mix == "maxmap" and index % 100 and out_m == out_k:
-            continue  # with ~65,000 VMAs, maps and smaps are compared every 100 calls
         if check:
             model.check()
-        divergence = compare(model, kernel, gen, op, index, out_m, out_k)
+        if index % full_every == full_every - 1 or index == ops - 1:
+            gen.note_changes(None)
+            divergence = compare(model, kernel, gen, op, index, out_m, out_k)
+        else:
+            windows = touched(op, out_m, brk_before, mm.start_brk)
+            gen.note_changes(windows)
+            divergence = compare_near(model, kernel, gen, op, index, out_m, out_k, windows)
         if divergence is not None:
             return index + 1, divergence, done
     return ops, None, done

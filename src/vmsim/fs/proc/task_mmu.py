@@ -50,10 +50,23 @@ def show_vma_header(mm: MmStruct, vma: VmAreaStruct) -> str:
     else:
         # Anonymous memory shows offset 0 whatever its vm_pgoff is.
         pgoff, major, minor, ino = 0, 0, 0, 0
-    prefix = (
-        f"{vma.vm_start:08x}-{vma.vm_end:08x} {perms} {pgoff:08x} {major:02x}:{minor:02x} {ino} "
-    )
-    return _with_name(prefix, get_vma_name(mm, vma))
+    name = get_vma_name(mm, vma)
+    return maps_line(vma.vm_start, vma.vm_end, perms, pgoff, major, minor, ino, name)
+
+
+def maps_line(
+    start: int,
+    end: int,
+    perms: str,
+    pgoff: int,
+    major: int,
+    minor: int,
+    ino: int,
+    name: str | None,
+) -> str:
+    """One /proc/pid/maps line from its fields (show_vma_header_prefix() and the name)."""
+    prefix = f"{start:08x}-{end:08x} {perms} {pgoff:08x} {major:02x}:{minor:02x} {ino} "
+    return _with_name(prefix, name)
 
 
 def _with_name(prefix: str, name: str | None) -> str:
