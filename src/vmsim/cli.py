@@ -212,7 +212,7 @@ def verify(
 
     from .verify.live import LiveProcess, live_kernel_available
     from .verify.reclaim import active_reclaimers, damon_paused
-    from .verify.shrink import load_ops, replay
+    from .verify.shrink import load_reproducer, replay
 
     if views and replay_file is None:
         raise click.UsageError("--show draws the calls of a reproducer: use it with --replay")
@@ -223,14 +223,14 @@ def verify(
         sys.exit(_run_suites(suite, as_json))
     if replay_file is not None:
         try:
-            calls = load_ops(Path(replay_file))
+            case = load_reproducer(Path(replay_file))
         except ValueError as err:
             raise click.ClickException(str(err)) from None
         printer = terminal.CallPrinter(views, depth)
         found = replay(
-            calls, LiveProcess, (lambda model: watch_process(model, printer)) if views else None
+            case, LiveProcess, (lambda model: watch_process(model, printer)) if views else None
         )
-        _emit(f"{len(calls)} calls: " + ("no divergence" if found is None else f"\n{found}"))
+        _emit(f"{len(case.ops)} calls: " + ("no divergence" if found is None else f"\n{found}"))
         sys.exit(0 if found is None else 1)
     with contextlib.ExitStack() as stack:
         if pause_damon:
@@ -295,7 +295,7 @@ def _verify_one(name: str, seed: int, ops: int, check: bool, out: str) -> dict[s
 
     from .verify.live import LiveProcess
     from .verify.randops import Coverage, run_sequence
-    from .verify.shrink import replay, shrink, write_reproducer
+    from .verify.shrink import Reproducer, replay, shrink, write_reproducer
 
     coverage = Coverage()
     try:
@@ -312,9 +312,12 @@ def _verify_one(name: str, seed: int, ops: int, check: bool, out: str) -> dict[s
     divergence = None
     if found is not None:
         click.echo(f"{name} seed {seed}: call {found.index + 1}: {found}\nshrinking...", err=True)
-        small = shrink(calls_run, lambda calls: replay(calls, LiveProcess), what=found.what)
-        again = replay(small, LiveProcess) or found
-        files = write_reproducer(small, again, Path(out) / f"{name}-seed{seed}")
+        small = shrink(
+            calls_run, lambda calls: replay(Reproducer(calls, seed), LiveProcess), what=found.what
+        )
+        case = Reproducer(small, seed)
+        again = replay(case, LiveProcess) or found
+        files = write_reproducer(case, again, Path(out) / f"{name}-seed{seed}")
         divergence = f"{again}\nshrunk to {len(small)} calls: " + ", ".join(map(str, files))
     return {"mix": name, "seed": seed, "ops": done, "coverage": coverage, "divergence": divergence}
 

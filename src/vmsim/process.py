@@ -13,6 +13,7 @@ from .fs.proc.task_mmu import show_maps, show_smaps, show_vma_header, smaps_rss
 from .kernel.trace import Trace
 from .mm import vma as vmalib
 from .mm.debug import validate_mm
+from .mm.filemap import written_folios
 from .mm.madvise import do_madvise
 from .mm.memory import access_vm
 from .mm.mm_types import (
@@ -27,6 +28,7 @@ from .mm.mmap import sys_brk, sys_mmap, sys_munmap
 from .mm.mprotect import do_mprotect_pkey
 from .mm.mremap import sys_mremap
 from .mm.mseal import do_mseal
+from .mm.page import ZERO_PAGE
 from .strace import format as fmt
 from .uapi import O_RDWR, ULONG_MAX
 
@@ -142,7 +144,9 @@ class Process:
 
     # -- files --------------------------------------------------------------------------
     def create_file(self, path: str, data: bytes = b"", size: int | None = None) -> Inode:
+        """A regular file holding ``data``, its page cache as one write() of it left it."""
         inode = Inode(path, data, size)
+        inode.folio_orders = written_folios(len(data))
         self.files[path] = inode
         return inode
 
@@ -266,6 +270,11 @@ class Process:
             for v in vmalib.vmas_in_range(mm, lo, hi)
             if wanted(v.vm_start, v.vm_end)
         }
+
+    def resident_pages(self, start: int, end: int) -> list[int]:
+        """Addresses of the pages in [start, end) that smaps counts as resident (the shared
+        zero page is mapped but not counted)."""
+        return [a for a, page in self.mm.pgtables.present(start, end) if page is not ZERO_PAGE]
 
     def trace(self) -> Trace:
         """``with p.trace() as t:`` records the model's kernel call flow."""

@@ -217,7 +217,7 @@ class Replayer:
         mm = self.process.mm
         if mm.map_count > report.peak_vmas:
             report.peak_vmas = mm.map_count
-        rss = mm.rss_anon + mm.rss_file + mm.rss_shmem
+        rss = mm.get_mm_rss()
         if rss > report.peak_rss_pages:
             report.peak_rss_pages = rss
 

@@ -27,7 +27,17 @@ _file_ino = itertools.count(1_000_000)
 class Inode:
     """A file's identity, size and page cache (address_space)."""
 
-    __slots__ = ("path", "size", "dev", "ino", "data", "pages", "shmem", "thp_aligned")
+    __slots__ = (
+        "path",
+        "size",
+        "dev",
+        "ino",
+        "data",
+        "pages",
+        "folio_orders",
+        "shmem",
+        "thp_aligned",
+    )
 
     def __init__(
         self,
@@ -44,6 +54,9 @@ class Inode:
         self.ino = next(_file_ino) if ino is None else ino
         self.data = bytes(data)
         self.pages: dict[int, Page] = {}
+        # The page cache's large folios (first page -> order); pages not covered are
+        # order-0 folios.  Shmem stays order-0 (shmem_enabled=never).
+        self.folio_orders: dict[int, int] = {}
         self.shmem = shmem
         # ext4 regular files place mappings with thp_get_unmapped_area();
         # shmem (shmem_enabled=never here) uses the plain search.

@@ -172,6 +172,7 @@ def madvise_page_advice(
                     page.dirty = False
             return
         zap_page_range(mm, start, end)
+        mm.pgtables.reclaim_empty_pte_tables(start, end)
     elif behavior == MADV_REMOVE:
         madvise_remove(mm, vma, start, end)
     elif behavior in (MADV_COLD, MADV_PAGEOUT):

@@ -8,11 +8,11 @@ mapping is written (copy-on-write).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ..errors import BusError, SegmentationFault
-from ..uapi import PAGE_MASK
+from ..arch.x86.pgtable import pte_index
+from ..errors import SegmentationFault
+from ..uapi import PAGE_MASK, PMD_SHIFT
 from . import vma as vmalib
+from .filemap import filemap_get_page, folio_of, next_uptodate_folio
 from .mm_types import AnonVma, MmStruct, VmAreaStruct
 from .page import ZERO_PAGE, Page
 from .vm_flags import (
@@ -24,9 +24,6 @@ from .vm_flags import (
     VM_SOFTDIRTY,
     VM_WRITE,
 )
-
-if TYPE_CHECKING:
-    from ..fs.file import Inode
 
 
 def mm_counter_add(mm: MmStruct, page: Page, n: int) -> None:  # add_mm_counter(mm_counter(page))
@@ -96,48 +93,80 @@ def anon_vma_prepare(mm: MmStruct, vma: VmAreaStruct) -> AnonVma:
     return vma.anon_vma
 
 
-def file_page(inode: Inode, pgoff: int, addr: int) -> Page:
-    """filemap_fault()/shmem_fault(): the page-cache page, read in on first use."""
-    if pgoff >= inode.pages_in_file():
-        raise BusError(addr, "BUS_ADRERR")
-    page = inode.pages.get(pgoff)
-    if page is None:
-        page = Page(anon=False, inode=inode, index=pgoff)
-        if not inode.shmem:
-            page.fill(inode.initial_bytes(pgoff))
-        inode.pages[pgoff] = page
-    return page
-
-
 FAULT_AROUND_PAGES = 16  # fault_around_bytes = 64 KiB
+PTRS_PER_PTE = 512
 
 
-def cached_page(inode: Inode, pgoff: int) -> Page | None:
-    """The page-cache page if the file has one there.  A regular file's pages are all
-    cached (it was written, or it is a library everyone reads); shmem has only what
-    was touched."""
-    if pgoff >= inode.pages_in_file():
-        return None
-    if inode.shmem:
-        return inode.pages.get(pgoff)
-    return file_page(inode, pgoff, 0)
+def folio_fits(vma: VmAreaStruct, head: int, nr: int) -> bool:
+    """folio_within_vma() and not across a page-table boundary: mappable as a whole."""
+    if head < vma.vm_pgoff:
+        return False
+    start = vma.vm_start + ((head - vma.vm_pgoff) << 12)
+    end = start + (nr << 12)
+    return end <= vma.vm_end and start >> PMD_SHIFT == (end - 1) >> PMD_SHIFT
+
+
+def map_file_pages(mm: MmStruct, vma: VmAreaStruct, first: int, last: int) -> None:
+    """Map the cached pages [first, last] of the VMA's file wherever their PTE is none."""
+    assert vma.vm_file is not None
+    inode = vma.vm_file.inode
+    for pgoff in range(first, last + 1):
+        addr = vma.vm_start + ((pgoff - vma.vm_pgoff) << 12)
+        if mm.pgtables.lookup(addr) is None:
+            map_page(mm, addr, filemap_get_page(inode, pgoff, addr))
 
 
 def do_fault_around(mm: MmStruct, vma: VmAreaStruct, addr: int) -> None:
-    """A read fault on a file maps the cached pages of the aligned 64 KiB window too
-    (filemap_map_pages), within the VMA and the PTE table."""
+    """A read fault on a file first maps what the page cache holds around it: the
+    aligned 64 KiB window, within the VMA and the PTE table (filemap_map_pages)."""
     assert vma.vm_file is not None
     inode = vma.vm_file.inode
-    pte_off = (addr >> 12) & 511
-    vma_off = vma.pgoff_of(addr) - vma.vm_pgoff
+    pte_off = pte_index(addr)
+    pgoff = vma.pgoff_of(addr)
+    vma_off = pgoff - vma.vm_pgoff
     from_pte = max(pte_off & ~(FAULT_AROUND_PAGES - 1), pte_off - min(pte_off, vma_off))
-    to_pte = min(from_pte + FAULT_AROUND_PAGES, 512, pte_off + vma.pages() - vma_off)
-    for pte in range(from_pte, to_pte):
-        around = addr + ((pte - pte_off) << 12)
-        if mm.pgtables.lookup(around) is None:
-            page = cached_page(inode, vma.pgoff_of(around))
-            if page is not None:
-                map_page(mm, around, page)
+    to_pte = min(from_pte + FAULT_AROUND_PAGES, PTRS_PER_PTE, pte_off + vma.pages() - vma_off)
+    start = pgoff - (pte_off - from_pte)
+    end = min(pgoff + (to_pte - 1 - pte_off), inode.pages_in_file() - 1)
+    folio = next_uptodate_folio(inode, start, end)
+    if folio is None:
+        return
+    # can_map_large, judged by the window's first folio only: a PMD mapping must not
+    # reach the file's last page (where SIGBUS begins).  Only on that path is the
+    # preallocated PTE table installed, so when the first folio reaches the last page
+    # and no PTE table covers the window yet, nothing is mapped around the fault.
+    if inode.shmem or folio[0] + folio[1] <= inode.pages_in_file() - 1:
+        mm.pgtables.pte_table(addr, alloc=True)
+    elif mm.pgtables.pte_table(addr) is None:
+        return
+    while folio is not None:
+        head, nr = folio
+        if nr > 1 and folio_fits(vma, head, nr):
+            map_file_pages(mm, vma, head, head + nr - 1)
+        else:
+            map_file_pages(mm, vma, max(head, start), min(head + nr - 1, end))
+        folio = next_uptodate_folio(inode, head + nr, end)
+
+
+def finish_fault(mm: MmStruct, vma: VmAreaStruct, addr: int, page: Page) -> None:
+    """Map a file page the fault read in, with the rest of its folio where the folio
+    fits the VMA and the PTE table and none of its PTEs is set yet."""
+    assert vma.vm_file is not None
+    inode = vma.vm_file.inode
+    head, nr = folio_of(inode, page.index)
+    if nr > 1 and head + nr <= inode.pages_in_file():
+        idx = page.index - head
+        first = addr - (idx << 12)
+        if (
+            vma.vm_start <= first
+            and first + (nr << 12) <= vma.vm_end
+            and pte_index(addr) >= idx
+            and pte_index(addr) + nr - idx <= PTRS_PER_PTE
+            and not any(True for _ in mm.pgtables.present(first, first + (nr << 12)))
+        ):
+            map_file_pages(mm, vma, head, head + nr - 1)
+            return
+    map_page(mm, addr, page)
 
 
 def do_anonymous_page(mm: MmStruct, vma: VmAreaStruct, addr: int, write: bool) -> Page:
@@ -178,7 +207,7 @@ def handle_mm_fault(mm: MmStruct, vma: VmAreaStruct, address: int, write: bool) 
             page = mm.pgtables.lookup(addr)
             if page is not None:
                 return page
-        page = file_page(vma.vm_file.inode, vma.pgoff_of(addr), address)
+        page = filemap_get_page(vma.vm_file.inode, vma.pgoff_of(addr), address)
         if write and not shared:
             # do_cow_fault(): the private copy is made straight from the file page.
             anon_vma_prepare(mm, vma)
@@ -187,7 +216,7 @@ def handle_mm_fault(mm: MmStruct, vma: VmAreaStruct, address: int, write: bool) 
             copy.dirty = True
             map_page(mm, addr, copy)
             return copy
-        map_page(mm, addr, page)
+        finish_fault(mm, vma, addr, page)
     elif write and (page is ZERO_PAGE or (not page.anon and not shared)):
         return do_wp_page(mm, vma, addr, page)
     if write:

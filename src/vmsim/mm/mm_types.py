@@ -164,6 +164,10 @@ class MmStruct:
     def rlimit(self, resource: int) -> int:
         return self.rlimits[resource][0]
 
+    def get_mm_rss(self) -> int:
+        """Resident pages of every kind (include/linux/mm.h)."""
+        return self.rss_anon + self.rss_file + self.rss_shmem
+
     def rlimit_max(self, resource: int) -> int:
         return self.rlimits[resource][1]
 

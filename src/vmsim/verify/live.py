@@ -16,9 +16,11 @@ call, timed inside the helper, so benchmarks do not measure the pipe.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import hashlib
 import importlib.resources
+import mmap
 import os
 import platform
 import shutil
@@ -83,6 +85,8 @@ _PM_FILE = 1 << 61  # file page or shared anonymous (shmem)
 _PM_EXCLUSIVE = 1 << 56  # mapped exactly once
 _PAGEMAP_CHUNK = 1 << 20  # entries per read: 8 MiB of pagemap covers 4 GiB
 _KPF_ZERO_PAGE = 1 << 24
+_KPF_COMPOUND_HEAD = 1 << 15
+_KPF_COMPOUND_TAIL = 1 << 16
 
 
 def _u64(value: int) -> int:
@@ -458,6 +462,42 @@ def _zero_pfns(pfns: set[int]) -> set[int]:
     return zero
 
 
+def page_cache_folios(path: str) -> dict[int, int] | None:
+    """The large folios (first page -> order) the page cache holds for a file, as
+    /proc/kpageflags shows them through a mapping of it in this process; None where page
+    frames are hidden (not root).  Every page is faulted in, so a page that was not cached
+    is read in first."""
+    size = os.path.getsize(path)
+    pages = (size + PAGE_SIZE - 1) // PAGE_SIZE
+    if not pages:
+        return {}
+    with open(path, "r+b") as f, mmap.mmap(f.fileno(), size) as m:
+        anchor = ctypes.c_char.from_buffer(m)
+        try:
+            base = ctypes.addressof(anchor)
+            for i in range(pages):
+                m[i * PAGE_SIZE]  # noqa: B018 - the load faults the page in
+            with open("/proc/self/pagemap", "rb", buffering=0) as pagemap:
+                raw = os.pread(pagemap.fileno(), pages * 8, base // PAGE_SIZE * 8)
+        finally:
+            del anchor
+    pfns = [e & _PM_PFN_MASK for e in memoryview(raw).cast("Q")]
+    if not all(pfns):
+        return None
+    with open("/proc/kpageflags", "rb", buffering=0) as kpageflags:
+        flags = [
+            int.from_bytes(os.pread(kpageflags.fileno(), 8, pfn * 8), "little") for pfn in pfns
+        ]
+    layout: dict[int, int] = {}
+    for index, flag in enumerate(flags):
+        if flag & _KPF_COMPOUND_HEAD:
+            end = index + 1
+            while end < pages and flags[end] & _KPF_COMPOUND_TAIL:
+                end += 1
+            layout[index] = (end - index).bit_length() - 1
+    return layout
+
+
 def _kill(proc: subprocess.Popen[bytes], queries: list[ProcQuery]) -> None:
     for query in queries:
         query.close()
@@ -494,4 +534,4 @@ def live_kernel_available() -> tuple[bool, str]:
     return True, "live kernel available"
 
 
-__all__ = ["LiveProcess", "helper_path", "live_kernel_available"]
+__all__ = ["LiveProcess", "helper_path", "live_kernel_available", "page_cache_folios"]

@@ -58,6 +58,7 @@ from ..uapi import (
     PROT_WRITE,
     PUD_SIZE,
 )
+from .live import page_cache_folios
 
 ARENA_LO = 0x7FFFF0000000  # where MAP_FIXED mostly lands: among the top-down mmaps
 ARENA_HI = 0x7FFFF7800000
@@ -75,6 +76,9 @@ TASK_SIZE = 0x7FFFFFFFF000
 # FULL_EVERY calls (and after a sequence's last call), which catches a change anywhere else.
 FULL_EVERY = 50
 FULL_EVERY_MAXMAP = 1000  # with ~65,000 VMAs a full comparison costs seconds
+# Populated 1 GiB regions add up: past this many resident pages the next call unmaps the
+# largest VMA of the sequence, so a long run never drives the machine into the OOM killer.
+RSS_BUDGET_PAGES = (3 << 30) // PAGE_SIZE
 
 
 class Side(Protocol):
@@ -242,6 +246,9 @@ class Generator:
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
                 ),
             )
+        if self.model.mm.get_mm_rss() > RSS_BUDGET_PAGES and self.ours():
+            lo, hi = max(self.ours(), key=lambda span: span[1] - span[0])
+            return Op("munmap", (lo, hi - lo))
         weights = {
             "maxmap": [30, 25, 25, 8, 4, 2, 3, 3],
             "default": [25, 14, 20, 10, 8, 4, 9, 10],
@@ -576,14 +583,31 @@ def run_sequence(
         return _run(model, kernel, gen, ops, check, coverage)
 
 
+def test_file_data(seed: int) -> bytes:
+    """The test file's bytes: a 256-byte pattern drawn from the seed, 150 times."""
+    rng = random.Random(seed)
+    return bytes(rng.randrange(1, 256) for _ in range(256)) * 150
+
+
 def open_test_file(model: Process, kernel: Any, path: str, seed: int) -> int:
-    """A 10-page file (the last page partly) open on both sides under the same fd."""
-    data = bytes(random.Random(seed).randrange(1, 256) for _ in range(256)) * 150
-    with open(path, "wb") as out:
-        out.write(data)
+    """A 10-page file (the last page partly) open on both sides under the same fd.
+
+    It is written in one write(), which on ext4 leaves an 8-page folio and two single
+    pages in the page cache; the model takes the layout the kernel reports, since a fault
+    maps whole folios and a file system without large folios would lay it out otherwise.
+    """
+    data = test_file_data(seed)
+    out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(out, data)
+    finally:
+        os.close(out)
     st = os.stat(path)
     inode = model.create_file(path, data)
     inode.dev, inode.ino = (os.major(st.st_dev), os.minor(st.st_dev)), st.st_ino
+    folios = page_cache_folios(path)
+    if folios is not None:
+        inode.folio_orders = folios
     fd = kernel.open(path, os.O_RDWR)
     model.fds[fd] = OpenFile(inode, os.O_RDWR)
     return fd

@@ -8,31 +8,53 @@ a subsequence that still diverges is a smaller witness of the same kind of bug.
 from __future__ import annotations
 
 import json
+import os
+import random
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..process import Process
-from .randops import Divergence, Generator, Op, apply, compare, model_like
+from .randops import (
+    Divergence,
+    Generator,
+    Op,
+    apply,
+    compare,
+    model_like,
+    open_test_file,
+    test_file_data,
+)
 
 Runner = Callable[[list[Op]], Divergence | None]
 
 
+@dataclass
+class Reproducer:
+    """A call sequence and the test file its calls map (the seed its bytes come from)."""
+
+    ops: list[Op]
+    file_seed: int | None = None
+
+
 def replay(
-    ops: list[Op],
+    case: Reproducer,
     kernel_factory: Callable[[], Any],
     watch: Callable[[Process], AbstractContextManager[object]] | None = None,
 ) -> Divergence | None:
-    """Run ``ops`` on a fresh helper and a model seeded from it; the first divergence.
+    """Run the calls on a fresh helper and a model seeded from it; the first divergence.
     ``watch`` is entered around the calls with the model (the views draw them)."""
-    import random
-
-    with kernel_factory() as kernel:
+    with kernel_factory() as kernel, tempfile.TemporaryDirectory(prefix="vmsim-") as tmp:
         model = model_like(kernel)
         reserved = [(v.vm_start, v.vm_end) for v in model.vmas()]
         gen = Generator(random.Random(0), "default", reserved, model)
+        if case.file_seed is not None:
+            open_test_file(model, kernel, os.path.join(tmp, "data"), case.file_seed)
+        ops = case.ops
         with watch(model) if watch is not None else nullcontext():
             for index, op in enumerate(ops):
                 try:
@@ -105,12 +127,15 @@ def op_from_json(item: dict[str, Any], where: str) -> Op:
         raise ValueError(f"{where}: not a call record ({err})") from None
 
 
-def load_ops(path: Path) -> list[Op]:
+def load_reproducer(path: Path) -> Reproducer:
     try:
-        items = json.loads(path.read_text())["calls"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        record = json.loads(path.read_text())
+        items = record["calls"]
+        file_seed = record.get("test_file", {}).get("seed")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{path}: cannot read a reproducer ({err})") from None
-    return [op_from_json(item, f"{path} call {n}") for n, item in enumerate(items)]
+    ops = [op_from_json(item, f"{path} call {n}") for n, item in enumerate(items)]
+    return Reproducer(ops, None if file_seed is None else int(file_seed))
 
 
 C_CALLS = {
@@ -123,10 +148,15 @@ C_CALLS = {
 }
 
 
-def write_reproducer(ops: list[Op], divergence: Divergence, stem: Path) -> list[Path]:
+def write_reproducer(case: Reproducer, divergence: Divergence, stem: Path) -> list[Path]:
     """A JSON record (for --replay), a Python script and a C program of the calls."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    record = {"divergence": str(divergence), "calls": [op_to_json(op) for op in ops]}
+    record: dict[str, Any] = {
+        "divergence": str(divergence),
+        "calls": [op_to_json(op) for op in case.ops],
+    }
+    if case.file_seed is not None:
+        record["test_file"] = {"seed": case.file_seed}
     json_path = stem.with_suffix(".json")
     json_path.write_text(json.dumps(record, indent=1))
     py_path = stem.with_suffix(".py")
@@ -134,25 +164,68 @@ def write_reproducer(ops: list[Op], divergence: Divergence, stem: Path) -> list[
         '"""Reproducer written by vmsim verify: rerun with `python3 THIS_FILE`."""\n'
         "from pathlib import Path\n\n"
         "from vmsim.verify.live import LiveProcess\n"
-        "from vmsim.verify.shrink import load_ops, replay\n\n"
-        "ops = load_ops(Path(__file__).with_suffix('.json'))\n"
-        "print(replay(ops, LiveProcess) or 'no divergence')\n"
+        "from vmsim.verify.shrink import load_reproducer, replay\n\n"
+        "case = load_reproducer(Path(__file__).with_suffix('.json'))\n"
+        "print(replay(case, LiveProcess) or 'no divergence')\n"
     )
     c_path = stem.with_suffix(".c")
+    c_path.write_text("\n".join(c_program(case)) + "\n")
+    return [json_path, py_path, c_path]
+
+
+def c_program(case: Reproducer) -> list[str]:
+    """The calls as a C program; one that maps the test file first writes it, in one
+    write() as verify does (the page cache's folios depend on it), under the same fd."""
     lines = [
         "/* Reproducer written by vmsim verify; build with gcc, run under setarch -R. */",
         "#define _GNU_SOURCE",
         "#include <stdio.h>",
+        "#include <stdlib.h>",
         "#include <string.h>",
         "#include <errno.h>",
+        "#include <fcntl.h>",
+        "#include <setjmp.h>",
+        "#include <signal.h>",
         "#include <unistd.h>",
         "#include <sys/syscall.h>",
+        "",
+        "/* A faulting access is reported and the sequence goes on, as verify's helper does. */",
+        "static sigjmp_buf fault_jmp;",
+        "",
+        "static void on_fault(int sig, siginfo_t *si, void *uc)",
+        "{",
+        "\t(void)uc;",
+        '\tprintf("  -> %s at %p\\n", sig == SIGBUS ? "SIGBUS" : "SIGSEGV", si->si_addr);',
+        "\tsiglongjmp(fault_jmp, 1);",
+        "}",
         "",
         "int main(void)",
         "{",
         "\tlong r;",
+        "\tstruct sigaction sa = { .sa_sigaction = on_fault, .sa_flags = SA_SIGINFO };",
+        "",
+        "\tsetvbuf(stdout, NULL, _IONBF, 0);",
+        "\tsigaction(SIGSEGV, &sa, NULL);",
+        "\tsigaction(SIGBUS, &sa, NULL);",
     ]
-    for op in ops:
+    file_fds = {op.args[4] for op in case.ops if op.kind == "mmap" and len(op.args) == 6}
+    uses_file = case.file_seed is not None and bool(file_fds)
+    if uses_file:
+        assert case.file_seed is not None
+        data = test_file_data(case.file_seed)
+        pattern = ", ".join(str(b) for b in data[:256])
+        lines += [
+            f"\tstatic const unsigned char pattern[256] = {{{pattern}}};",
+            f"\tstatic unsigned char data[{len(data)}];",
+            '\tchar path[] = "/tmp/vmsim-XXXXXX";',
+            "\tint fd = mkstemp(path);",
+            f"\tfor (int i = 0; i < {len(data)}; i++)",
+            "\t\tdata[i] = pattern[i % 256];",
+            "\tif (fd < 0 || write(fd, data, sizeof(data)) != sizeof(data))",
+            '\t\treturn perror("test file"), 1;',
+            *(f"\tdup2(fd, {fd});" for fd in sorted(file_fds)),
+        ]
+    for op in case.ops:
         if op.kind in C_CALLS:
             args = list(op.args)
             if op.kind == "mmap" and len(args) == 4:
@@ -161,17 +234,24 @@ def write_reproducer(ops: list[Op], divergence: Divergence, stem: Path) -> list[
             lines.append(
                 f'\tr = {call}; printf("{op}: %#lx %s\\n", r, r == -1 ? strerror(errno) : "");'
             )
-        elif op.kind == "write":
-            lines.append(f"\tmemset((void *){op.args[0]:#x}UL, {op.data[0]}, {len(op.data)});")
-        elif op.kind == "read":
-            lines.append(f"\tr = *(volatile char *){op.args[0]:#x}UL;")
+        elif op.kind in ("read", "write"):
+            addr = op.args[0]
+            n = len(op.data) if op.kind == "write" else op.args[1]
+            access = (
+                f"memset((void *){addr:#x}UL, {op.data[0]}, {n})"
+                if op.kind == "write"
+                else f"for (unsigned long p = {addr:#x}UL; p < {addr + n:#x}UL; p = (p | 4095) + 1)"
+                "\n\t\t\tr = *(volatile char *)p"
+            )
+            lines.append(f'\tprintf("{op}\\n");')
+            lines.append(f"\tif (!sigsetjmp(fault_jmp, 1))\n\t\t{access};")
     lines += [
         '\tFILE *maps = fopen("/proc/self/maps", "r");',
         "\tchar line[512];",
         "\twhile (fgets(line, sizeof(line), maps))",
         "\t\tfputs(line, stdout);",
+        *(["\tunlink(path);"] if uses_file else []),
         "\treturn 0;",
         "}",
     ]
-    c_path.write_text("\n".join(lines) + "\n")
-    return [json_path, py_path, c_path]
+    return lines

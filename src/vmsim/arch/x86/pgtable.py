@@ -104,6 +104,15 @@ class PageTables:
         if start < end:
             yield from _walk(self.pgd, 0, 0, start, end, 2)
 
+    def reclaim_empty_pte_tables(self, start: int, end: int) -> None:
+        """Free the empty PTE tables whose whole 2 MiB span lies in [start, end): what
+        MADV_DONTNEED does after zapping (mm/pt_reclaim.c, CONFIG_PT_RECLAIM)."""
+        for addr, table in list(self.pte_tables(start, end)):
+            if not table and start <= addr and addr + (1 << PMD_SHIFT) <= end:
+                pmd = self.pmd_table(addr)
+                assert pmd is not None
+                del pmd[pmd_index(addr)]
+
     def free_pgtables(self, start: int, end: int, floor: int, ceiling: int) -> None:
         """Drop the tables of [start, end) that no VMA in [floor, ceiling) still needs.
 
