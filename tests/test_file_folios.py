@@ -96,12 +96,15 @@ FAULTS = {
     "whole folios before a SIGBUS": (38400, 318, 14, 13, "read", False, list(range(10))),
     # ...and only the window's part of one crossing into the next PTE table.
     "folio across a PMD": (49152, 506, 12, 0, "read", False, list(range(6))),
-    # When the window's first folio reaches the file's last page, fault-around maps
-    # nothing unless a PTE table is already there; finish_fault() then maps the folio
-    # whole if it fits, else just the page.
+    # When the window's first folio reaches the file's last page, fault-around maps no
+    # folio whole, and nothing at all unless a PTE table is already there; finish_fault()
+    # then maps the folio whole if it fits, else just the page.
     "last folio, fresh table": (32768, 12, 8, 0, "read", False, list(range(8))),
     "last folio, table there": (32768, 12, 8, 2, "read", True, list(range(8))),
     "last folio across a PMD": (32768, 508, 8, 2, "read", False, [2]),
+    # (Here the window of a fault on page 9 holds only page 9, in the folio of 8 and 9.)
+    "last folio from its middle, fresh table": (40960, 7, 12, 9, "read", False, [8, 9]),
+    "last folio from its middle, table there": (40960, 7, 12, 9, "read", True, [9]),
     # (The window of a fault on page 10 here holds only page 9, the file's last.)
     "past the end, fresh table": (40000, 7, 12, 10, "read", False, []),
     "past the end, table there": (40000, 7, 12, 10, "read", True, [9]),

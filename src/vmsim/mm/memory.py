@@ -117,8 +117,9 @@ def map_file_pages(mm: MmStruct, vma: VmAreaStruct, first: int, last: int) -> No
 
 
 def do_fault_around(mm: MmStruct, vma: VmAreaStruct, addr: int) -> None:
-    """A read fault on a file first maps what the page cache holds around it: the
-    aligned 64 KiB window, within the VMA and the PTE table (filemap_map_pages)."""
+    """A read fault on a file first maps what the page cache holds around it: 64 KiB
+    from the aligned boundary below the fault (or the VMA's start), within the VMA and
+    the PTE table (filemap_map_pages)."""
     assert vma.vm_file is not None
     inode = vma.vm_file.inode
     pte_off = pte_index(addr)
@@ -131,17 +132,18 @@ def do_fault_around(mm: MmStruct, vma: VmAreaStruct, addr: int) -> None:
     folio = next_uptodate_folio(inode, start, end)
     if folio is None:
         return
-    # can_map_large, judged by the window's first folio only: a PMD mapping must not
-    # reach the file's last page (where SIGBUS begins).  Only on that path is the
-    # preallocated PTE table installed, so when the first folio reaches the last page
-    # and no PTE table covers the window yet, nothing is mapped around the fault.
-    if inode.shmem or folio[0] + folio[1] <= inode.pages_in_file() - 1:
+    # can_map_large, judged once by the window's first folio: no folio may be mapped
+    # whole (nor by PMD) when that one reaches the file's last page, where SIGBUS begins.
+    # Only when it may is the preallocated PTE table installed, so otherwise a window
+    # with no PTE table yet maps nothing and the fault falls through to finish_fault().
+    can_map_large = inode.shmem or folio[0] + folio[1] <= inode.pages_in_file() - 1
+    if can_map_large:
         mm.pgtables.pte_table(addr, alloc=True)
     elif mm.pgtables.pte_table(addr) is None:
         return
     while folio is not None:
         head, nr = folio
-        if nr > 1 and folio_fits(vma, head, nr):
+        if nr > 1 and can_map_large and folio_fits(vma, head, nr):
             map_file_pages(mm, vma, head, head + nr - 1)
         else:
             map_file_pages(mm, vma, max(head, start), min(head + nr - 1, end))
