@@ -12,7 +12,7 @@ import click
 
 from . import demo as demolib
 from .kernel.trace import Trace
-from .verify.randops import ALL_MIXES, MIXES
+from .verify.randops import MIXES
 from .views import terminal
 from .views.calls import watch_process
 from .views.mapsdiff import diff_maps
@@ -154,10 +154,10 @@ def demo(scenario: str, depth: int | None, views: set[str], as_json: bool) -> No
 @click.option("--seeds", type=int, default=1, show_default=True, help="How many seeds.")
 @click.option(
     "--mix",
-    type=click.Choice(["all", *ALL_MIXES]),
+    type=click.Choice(["all", *MIXES]),
     default="all",
     show_default=True,
-    help="What the random calls aim at ('all' is every mix but 'files').",
+    help="What the random calls aim at: 'files' adds mappings of a test file.",
 )
 @click.option("--check", is_flag=True, help="Also check the model's invariants after every call.")
 @click.option(

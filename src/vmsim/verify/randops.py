@@ -64,12 +64,9 @@ ARENA_LO = 0x7FFFF0000000  # where MAP_FIXED mostly lands: among the top-down mm
 ARENA_HI = 0x7FFFF7800000
 SAFE_LO = 0x7FFF00000000  # nothing of the helper's lives in [SAFE_LO, its libraries)
 SAFE_HI = 0x7FFFF7800000 + (1 << 30)
-MIXES = ("default", "mremap", "huge", "bad", "maxmap")
+MIXES = ("default", "mremap", "huge", "bad", "files", "maxmap")
 FILL_BASE = 0x7FFF40000000  # where "maxmap" lays out its one-page VMAs
 FILL_TARGET = 65515  # a few below vm.max_map_count, where each kind of call hits its limit
-# File mappings are known to diverge in Rss near the end of the file: 6.18 fault-around maps
-# whole large folios of the page cache, which the model does not have.  Run on request only.
-ALL_MIXES = (*MIXES, "files")
 SHMEM_INODE = re.compile(r" 00:01 \d+ +")
 TASK_SIZE = 0x7FFFFFFFF000
 # Every call is checked around the range it touched; all of maps and Rss are compared every
