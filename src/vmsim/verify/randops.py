@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from ..errors import SegmentationFault
 from ..fs.file import OpenFile
+from ..fs.proc.task_mmu import smaps_rss
 from ..kernel.trace import Trace
 from ..mm.vma import vmas_in_range
 from ..process import Process
@@ -74,7 +75,7 @@ TASK_SIZE = 0x7FFFFFFFF000
 FULL_EVERY = 50
 FULL_EVERY_MAXMAP = 1000  # with ~65,000 VMAs a full comparison costs seconds
 # Populated 1 GiB regions add up: past this many resident pages the next call unmaps the
-# largest VMA of the sequence, so a long run never drives the machine into the OOM killer.
+# sequence's VMA with the most of them, so a long run never meets the OOM killer.
 RSS_BUDGET_PAGES = (3 << 30) // PAGE_SIZE
 
 
@@ -244,8 +245,7 @@ class Generator:
                 ),
             )
         if self.model.mm.get_mm_rss() > RSS_BUDGET_PAGES and self.ours():
-            lo, hi = max(self.ours(), key=lambda span: span[1] - span[0])
-            return Op("munmap", (lo, hi - lo))
+            return self.release()
         weights = {
             "maxmap": [30, 25, 25, 8, 4, 2, 3, 3],
             "default": [25, 14, 20, 10, 8, 4, 9, 10],
@@ -261,6 +261,13 @@ class Generator:
         if self.mix == "bad" and self.rng.random() < 0.5:
             op = self.spoil(op)
         return op
+
+    def release(self) -> Op:
+        """munmap() of the sequence's VMA with the most resident pages."""
+        mm = self.model.mm
+        ours = [v for v in vmas_in_range(mm, SAFE_LO, SAFE_HI) if self.safe(v.vm_start, v.vm_end)]
+        vma = max(ours, key=lambda v: smaps_rss(mm, v))
+        return Op("munmap", (vma.vm_start, vma.vm_end - vma.vm_start))
 
     def gen_mmap(self) -> Op:
         if self.fd is not None and self.mix == "files" and self.rng.random() < 0.3:
