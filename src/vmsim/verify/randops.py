@@ -24,7 +24,7 @@ from ..errors import SegmentationFault
 from ..fs.file import OpenFile
 from ..fs.proc.task_mmu import smaps_rss
 from ..kernel.trace import Trace
-from ..mm.vma import vmas_in_range
+from ..mm.vma import all_vmas, vmas_in_range
 from ..process import Process
 from ..uapi import (
     MADV_DODUMP,
@@ -185,8 +185,10 @@ class Generator:
                 del ours[after]
 
     def safe(self, start: int, end: int) -> bool:
-        if end <= start or end > SAFE_HI or start < SAFE_LO:
-            return False
+        """May a call aim at [start, end)?  Only within [SAFE_LO, SAFE_HI), off the helper's."""
+        return SAFE_LO <= start < end <= SAFE_HI and self.not_the_helpers(start, end)
+
+    def not_the_helpers(self, start: int, end: int) -> bool:
         # Only the last reserved mapping starting below ``end`` can overlap: they are sorted
         # and disjoint.
         below = bisect.bisect_left(self.reserved, (end,))
@@ -244,7 +246,7 @@ class Generator:
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
                 ),
             )
-        if self.model.mm.get_mm_rss() > RSS_BUDGET_PAGES and self.ours():
+        if self.model.mm.get_mm_rss() > RSS_BUDGET_PAGES:
             return self.release()
         weights = {
             "maxmap": [30, 25, 25, 8, 4, 2, 3, 3],
@@ -263,10 +265,12 @@ class Generator:
         return op
 
     def release(self) -> Op:
-        """munmap() of the sequence's VMA with the most resident pages."""
+        """munmap() of the sequence's VMA with the most resident pages, wherever it lies:
+        once the area below the helper's libraries is full, mmap() places 1 GiB regions
+        below SAFE_LO, where no other call aims."""
         mm = self.model.mm
-        ours = [v for v in vmas_in_range(mm, SAFE_LO, SAFE_HI) if self.safe(v.vm_start, v.vm_end)]
-        vma = max(ours, key=lambda v: smaps_rss(mm, v))
+        made = [v for v in all_vmas(mm) if self.not_the_helpers(v.vm_start, v.vm_end)]
+        vma = max(made, key=lambda v: smaps_rss(mm, v))
         return Op("munmap", (vma.vm_start, vma.vm_end - vma.vm_start))
 
     def gen_mmap(self) -> Op:
