@@ -54,9 +54,8 @@ def replay(
         gen = Generator(random.Random(0), "default", reserved, model)
         if case.file_seed is not None:
             open_test_file(model, kernel, os.path.join(tmp, "data"), case.file_seed)
-        ops = case.ops
         with watch(model) if watch is not None else nullcontext():
-            for index, op in enumerate(ops):
+            for index, op in enumerate(case.ops):
                 try:
                     out_m, out_k = apply(model, op), apply(kernel, op)
                 except RuntimeError as err:
@@ -183,7 +182,6 @@ def c_program(case: Reproducer) -> list[str]:
         "#include <stdlib.h>",
         "#include <string.h>",
         "#include <errno.h>",
-        "#include <fcntl.h>",
         "#include <setjmp.h>",
         "#include <signal.h>",
         "#include <unistd.h>",
