@@ -156,16 +156,9 @@ def finish_fault(mm: MmStruct, vma: VmAreaStruct, addr: int, page: Page) -> None
     assert vma.vm_file is not None
     inode = vma.vm_file.inode
     head, nr = folio_of(inode, page.index)
-    if nr > 1 and head + nr <= inode.pages_in_file():
-        idx = page.index - head
-        first = addr - (idx << 12)
-        if (
-            vma.vm_start <= first
-            and first + (nr << 12) <= vma.vm_end
-            and pte_index(addr) >= idx
-            and pte_index(addr) + nr - idx <= PTRS_PER_PTE
-            and not any(True for _ in mm.pgtables.present(first, first + (nr << 12)))
-        ):
+    if nr > 1 and head + nr <= inode.pages_in_file() and folio_fits(vma, head, nr):
+        first = addr - ((page.index - head) << 12)
+        if not any(True for _ in mm.pgtables.present(first, first + (nr << 12))):
             map_file_pages(mm, vma, head, head + nr - 1)
             return
     map_page(mm, addr, page)

@@ -208,8 +208,7 @@ def c_program(case: Reproducer) -> list[str]:
     ]
     file_fds = {op.args[4] for op in case.ops if op.kind == "mmap" and len(op.args) == 6}
     uses_file = case.file_seed is not None and bool(file_fds)
-    if uses_file:
-        assert case.file_seed is not None
+    if case.file_seed is not None and file_fds:
         data = test_file_data(case.file_seed)
         pattern = ", ".join(str(b) for b in data[:256])
         lines += [
