@@ -145,6 +145,26 @@ def test_overlapping_calls_replay_in_the_order_their_results_show() -> None:
     assert report.notes["overlapping calls of threads run in another order than logged"] == 1
 
 
+def test_orders_are_tried_on_an_independent_copy_of_the_address_space() -> None:
+    """The copy trial orders run on must equal the original (maps, smaps, bytes, the shared
+    zero page) and change nothing in it."""
+    from vmsim.mm.debug import validate_mm
+    from vmsim.strace.order import _copy
+
+    p = Process()
+    a = p.mmap(0, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
+    p.write(a, b"hello")
+    p.read(a + 8192, 4)  # maps the zero page, which Rss does not count
+    trial = _copy(p)
+    validate_mm(trial.mm)
+    assert (trial.maps(), trial.smaps(), trial.read(a, 5)) == (p.maps(), p.smaps(), b"hello")
+    trial.write(a, b"HELLO")
+    trial.mremap(a, 1 << 20, 2 << 20, MREMAP_MAYMOVE)
+    validate_mm(trial.mm)
+    assert p.read(a, 5) == b"hello" and p.mm.get_mm_rss() == 1
+    validate_mm(p.mm)
+
+
 def test_a_call_that_returned_before_another_began_is_never_moved_after_it() -> None:
     big, small = _two_threads_addresses()
     log = (

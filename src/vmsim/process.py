@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .arch.x86.mmap import TASK_SIZE_4LEVEL, mmap_base, mmap_legacy_base
 from .fs.file import Inode, OpenFile
@@ -87,7 +87,7 @@ class Process:
         self.fds: dict[int, OpenFile] = {}
 
     @classmethod
-    def from_maps(cls, maps_text: str, smaps_text: str | None = None, **kwargs: object) -> Process:
+    def from_maps(cls, maps_text: str, smaps_text: str | None = None, **kwargs: Any) -> Process:
         """A process whose address space is the one a real /proc/pid/maps (and smaps) shows."""
         from .restore import restore_process
 

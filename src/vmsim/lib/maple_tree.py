@@ -29,6 +29,7 @@ import errno
 import os
 from bisect import bisect_left
 from collections.abc import Iterator
+from copy import deepcopy
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -204,6 +205,14 @@ def _mas_leaf_max_gap(node: MapleLeaf64, nmin: int, nmax: int) -> int:  # mas_le
     return gap
 
 
+def _copy_node(node: Any, levels: int, memo: dict[int, Any]) -> Node:
+    if not levels:
+        slots = [None if e is None else deepcopy(e, memo) for e in node.slots]
+        return MapleLeaf64(node.pivots[:], slots)
+    children = [_copy_node(child, levels - 1, memo) for child in node.slots]
+    return MapleArange64(node.pivots[:], children, node.gaps[:])
+
+
 def _mas_check_area(min: int, max: int, size: int) -> None:
     # The same argument checks as mas_empty_area / mas_empty_area_rev.
     if min > max or size == 0 or max - min < size - 1 or min < 0 or max > ULONG_MAX:
@@ -228,6 +237,15 @@ class MapleTree(Generic[T]):
 
     def __len__(self) -> int:
         return self._count
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> MapleTree[T]:
+        # Node by node, sharing nothing but what ``memo`` already maps (entries seen
+        # elsewhere stay one object): the generic copy would visit every pivot.
+        new: MapleTree[T] = MapleTree()
+        new._root = _copy_node(self._root, self._height - 1, memo)
+        new._height, new._count, new._seq = self._height, self._count, self._seq
+        memo[id(self)] = new
+        return new
 
     @property
     def height(self) -> int:  # mt_height
@@ -872,7 +890,7 @@ class MapleTree(Generic[T]):
             prev = pivot
         if pivots and pivots[-1] >= nmax:
             raise AssertionError(f"{where}: last pivot {pivots[-1]:#x} leaves no last range")
-        if leaf:
+        if isinstance(node, MapleLeaf64):
             start = nmin
             for i, entry in enumerate(slots):
                 if entry is None:

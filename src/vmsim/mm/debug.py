@@ -40,8 +40,8 @@ def validate_mm(mm: MmStruct) -> None:
     assert mm.committed == accounted, f"committed {mm.committed} != {accounted} VM_ACCOUNT pages"
     rss = {"anon": 0, "file": 0, "shmem": 0}
     for addr, page in mm.pgtables.present(0, 1 << 48):
-        vma = vmalib.vma_lookup(mm, addr)
-        assert vma is not None, f"page table entry at {addr:#x} outside any VMA"
+        owner = vmalib.vma_lookup(mm, addr)
+        assert owner is not None, f"page table entry at {addr:#x} outside any VMA"
         if page is ZERO_PAGE:
             continue
         kind = "anon" if page.anon else ("shmem" if page.inode and page.inode.shmem else "file")

@@ -79,18 +79,18 @@ def _reusable(anon_vma: AnonVma | None) -> bool:
 
 def anon_vma_prepare(mm: MmStruct, vma: VmAreaStruct) -> AnonVma:
     """Give the VMA an anon_vma, reusing a compatible neighbour's (find_mergeable_anon_vma)."""
-    if vma.anon_vma is None:
+    anon_vma = vma.anon_vma
+    if anon_vma is None:
         # Reusing the neighbour's anon_vma is what later lets the two VMAs merge.
         nxt = vmalib.vma_next(mm, vma)
         if nxt is not None and _reusable(nxt.anon_vma) and anon_vma_compatible(vma, nxt):
-            vma.anon_vma = nxt.anon_vma
+            anon_vma = nxt.anon_vma
         else:
             prev = vmalib.vma_prev(mm, vma)
             if prev is not None and _reusable(prev.anon_vma) and anon_vma_compatible(prev, vma):
-                vma.anon_vma = prev.anon_vma
-            else:
-                vma.anon_vma = AnonVma()
-    return vma.anon_vma
+                anon_vma = prev.anon_vma
+        vma.anon_vma = anon_vma = anon_vma or AnonVma()
+    return anon_vma
 
 
 FAULT_AROUND_PAGES = 16  # fault_around_bytes = 64 KiB

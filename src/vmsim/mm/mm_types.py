@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import itertools
+from copy import deepcopy
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..arch.x86.pgtable import PageTables
 from ..fs.file import OpenFile
@@ -72,6 +74,15 @@ class VmAreaStruct:
             self.anon_vma,
             self.special,
         )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> VmAreaStruct:
+        # Field by field: the generic copy costs several times more, and whole address
+        # spaces are copied to try out orders of overlapping calls.
+        new = self.dup()
+        new.vm_file = deepcopy(self.vm_file, memo)
+        new.anon_vma = deepcopy(self.anon_vma, memo)
+        memo[id(self)] = new
+        return new
 
     def pages(self) -> int:  # vma_pages()
         return (self.vm_end - self.vm_start) >> PAGE_SHIFT

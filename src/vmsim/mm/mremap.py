@@ -557,7 +557,7 @@ def remap_move(vrm: VmaRemapStruct) -> int:
         # vma_multi_allowed() would refuse uffd-armed VMAs and files with their own
         # get_unmapped_area; the model has neither, so every VMA may take part.
         if res is not None:
-            note(lambda a=addr, n=vrm.new_addr: f"next VMA piece: {a:#x} -> {n:#x}")
+            note(f"next VMA piece: {addr:#x} -> {vrm.new_addr:#x}")
         check_prep_vma(vrm)
         res_vma = mremap_to(vrm)
         if res is None:

@@ -34,10 +34,10 @@ def do_mseal(mm: MmStruct, start: int, len_in: int, flags: int) -> None:
         raise syscall_error(errno.ENOMEM)
     pos = start
     while pos < end:
-        vma = vmalib.find_vma(mm, pos)
-        assert vma is not None
-        stop = min(vma.vm_end, end)
-        if not vma.vm_flags & VM_SEALED:
-            vma = vmalib.vma_modify_flags(mm, vma, pos, stop, vma.vm_flags | VM_SEALED)
-            vma.vm_flags |= VM_SEALED
+        found = vmalib.find_vma(mm, pos)
+        assert found is not None
+        stop = min(found.vm_end, end)
+        if not found.vm_flags & VM_SEALED:
+            sealed = vmalib.vma_modify_flags(mm, found, pos, stop, found.vm_flags | VM_SEALED)
+            sealed.vm_flags |= VM_SEALED
         pos = stop

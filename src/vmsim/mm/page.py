@@ -7,7 +7,8 @@ page is a single object that is never counted in Rss.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from copy import deepcopy
+from typing import TYPE_CHECKING, Any
 
 from ..uapi import PAGE_SIZE
 
@@ -44,6 +45,17 @@ class Page:
 
     def copy_from(self, other: Page) -> None:
         self.data = None if other.data is None else bytearray(other.data)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Page:
+        # Copying an address space must keep the zero page the one shared object, or its
+        # copies would count in Rss.
+        if self is ZERO_PAGE:
+            return self
+        new = Page(self.anon, deepcopy(self.inode, memo), self.index)
+        new.copy_from(self)
+        new.mapcount, new.dirty, new.lazyfree = self.mapcount, self.dirty, self.lazyfree
+        memo[id(self)] = new
+        return new
 
 
 ZERO_PAGE = Page(anon=False)

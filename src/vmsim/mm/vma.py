@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import syscall_error
+from ..fs.file import OpenFile
 from ..kernel.trace import count, hexargs, note, traced
 from ..lib.maple_tree import MapleError
 from ..uapi import PAGE_MASK, PAGE_SHIFT, ULONG_MAX, page_align
@@ -124,7 +125,7 @@ class VmaMergeStruct:
     end: int
     pgoff: int
     vm_flags: int
-    file: object
+    file: OpenFile | None
     anon_vma: AnonVma | None
     just_expand: bool = False
 
