@@ -19,6 +19,7 @@ from vmsim import (
     PROT_WRITE,
     Process,
 )
+from vmsim.strace.parse import Event
 
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
@@ -176,31 +177,46 @@ def best_rate(count: int, fn: Callable[[], object], rounds: int, repeat: int = 3
 
 
 def bench_replay() -> None:
-    """strace parsing and replay speed on a real recorded log (python3 growing buffers) and
-    on a long synthetic one; replay runs in predict mode, the model included."""
+    """strace parsing and replay speed, in predict mode with the model included: every real
+    log recorded in tests/data (seeding from its maps each round counts too), then a long
+    synthetic log of memory calls only."""
     from pathlib import Path
 
     from benchmarks.synthetic import synthetic_log
-    from vmsim.replay import read_bundle, replay_text
+    from vmsim.replay import parse_bundle, replay_text
     from vmsim.strace.parse import parse
 
-    text = (Path(__file__).parent.parent / "tests" / "data" / "python-buffers.bundle").read_text()
-    _, log = read_bundle(text)
-    lines = log.splitlines() * 250
+    data = Path(__file__).parent.parent / "tests" / "data"
+    text = (data / "python-buffers.bundle").read_text()
+    lines = parse_bundle(text).log.splitlines() * 250
     parse_rate = best_rate(len(lines), lambda: sum(1 for _ in parse(lines)), 1)
     split_rate = best_rate(len(lines), lambda: sum(len(e.args) for e in parse(lines)), 1)
     print(
         f"strace parsing: {parse_rate:,.0f} lines/s "
         f"({split_rate:,.0f} lines/s with every line's arguments split)"
     )
-    report = replay_text(text)
-    assert not report.mismatches and not report.bad_lines
-    calls = report.checked
-    log_lines = len(log.splitlines())
-    rate = best_rate(calls, lambda: replay_text(text), 20)
+    print("replay of the real logs (calls: every system call in the log; memory: mmap, munmap,")
+    print("mremap, mprotect, madvise, brk)")
+    all_calls = all_memory = 0
+    all_seconds = 0.0
+    for path in sorted(data.glob("*.bundle")):
+        text = path.read_text()
+        report = replay_text(text)
+        assert not report.mismatches and not report.bad_lines, path.name
+        calls = sum(1 for e in parse(parse_bundle(text).log.splitlines()) if _is_call(e))
+        seconds = 1 / best_rate(1, lambda text=text: replay_text(text), 10)
+        all_calls, all_memory, all_seconds = (
+            all_calls + calls,
+            all_memory + report.checked,
+            all_seconds + seconds,
+        )
+        print(
+            f"  {path.stem:16} {calls:5} calls {report.checked:4} memory: "
+            f"{calls / seconds:9,.0f} calls/s {report.checked / seconds:8,.0f} memory calls/s"
+        )
     print(
-        f"replay of a real log ({log_lines} lines, {calls} memory calls, from its maps "
-        f"each round): {rate:,.0f} memory calls/s, {rate * log_lines / calls:,.0f} log lines/s"
+        f"  {'all':16} {all_calls:5} calls {all_memory:4} memory: "
+        f"{all_calls / all_seconds:9,.0f} calls/s {all_memory / all_seconds:8,.0f} memory calls/s"
     )
     n = 100_000
     long_log = synthetic_log(n)
@@ -212,6 +228,11 @@ def bench_replay() -> None:
         f"replay of a synthetic log ({n:,} memory calls, peak {report.peak_vmas:,} VMAs): "
         f"{n / replay_s:,.0f} memory calls/s"
     )
+
+
+def _is_call(event: Event) -> bool:
+    """A completed system call (an unfinished one counts once, when it resumes)."""
+    return not event.unfinished and event.error is None and event.name not in ("exit", "signal")
 
 
 def main() -> None:
