@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import time
 import tracemalloc
@@ -204,7 +205,7 @@ def bench_replay() -> None:
         report = replay_text(text)
         assert not report.mismatches and not report.bad_lines, path.name
         calls = sum(1 for e in parse(parse_bundle(text).log.splitlines()) if _is_call(e))
-        seconds = 1 / best_rate(1, lambda text=text: replay_text(text), 10)
+        seconds = 1 / best_rate(1, functools.partial(replay_text, text), 10)
         all_calls, all_memory, all_seconds = (
             all_calls + calls,
             all_memory + report.checked,

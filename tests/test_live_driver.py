@@ -46,6 +46,7 @@ from pathlib import Path
 
 import pytest
 
+from sides import errno_of
 from vmsim.errors import BusError, SegmentationFault
 from vmsim.uapi import (
     MAP_ANONYMOUS,
@@ -89,12 +90,6 @@ def maps_line(p: LiveProcess, addr: int) -> str | None:
         if lo <= addr < hi:
             return line
     return None
-
-
-def errno_of(fn, *args) -> int:
-    with pytest.raises(OSError) as info:
-        fn(*args)
-    return info.value.errno
 
 
 def test_availability_reports_a_reason() -> None:
@@ -316,7 +311,8 @@ def test_mlock(proc: LiveProcess) -> None:
     addr = proc.mmap(0, 2 * PAGE, RW, ANON)
     proc.mlock(addr, 2 * PAGE)
     assert proc.resident_pages(addr, addr + 2 * PAGE) == [addr, addr + PAGE]
-    assert " l" not in maps_line(proc, addr)  # no lock flag in maps ...
+    line = maps_line(proc, addr)
+    assert line is not None and " l" not in line  # no lock flag in maps ...
     assert re.search(r"^Locked:\s+8 kB", _smaps_of(proc, addr), re.M)  # ... but in smaps
     proc.munlock(addr, 2 * PAGE)
     assert re.search(r"^Locked:\s+0 kB", _smaps_of(proc, addr), re.M)

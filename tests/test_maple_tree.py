@@ -20,6 +20,7 @@ from vmsim.lib.maple_tree import (
     MAPLE_ARANGE64_MIN,
     MAPLE_RANGE64_MIN,
     ULONG_MAX,
+    MapleArange64,
     MapleError,
     MapleTree,
 )
@@ -316,7 +317,9 @@ def test_validate_catches_corruption() -> None:
             tree.validate()
 
     def bump_gap(tree: MapleTree[int]) -> None:
-        tree._root.gaps[0] += 1
+        root = tree._root
+        assert isinstance(root, MapleArange64)
+        root.gaps[0] += 1
 
     def swap_pivots(tree: MapleTree[int]) -> None:
         pivots = first_leaf(tree).pivots

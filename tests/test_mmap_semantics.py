@@ -6,6 +6,7 @@ import errno
 
 import pytest
 
+from sides import errno_of
 from vmsim import (
     MADV_DONTNEED,
     MAP_ANONYMOUS,
@@ -29,12 +30,6 @@ RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
 MIB = 1 << 20
 PAGE = 4096
-
-
-def errno_of(fn, *args) -> int:
-    with pytest.raises(OSError) as info:
-        fn(*args)
-    return info.value.errno
 
 
 def starts(p: Process) -> list[str]:

@@ -6,6 +6,7 @@ import errno
 
 import pytest
 
+from sides import errno_of
 from vmsim import (
     MAP_ANONYMOUS,
     MAP_FIXED,
@@ -25,12 +26,6 @@ from vmsim.demo import run_seed_example, seed_file, seed_process
 RW = PROT_READ | PROT_WRITE
 ANON = MAP_PRIVATE | MAP_ANONYMOUS
 K = 1024  # sizes below are written in KiB, as the reference notes write them
-
-
-def errno_of(fn, *args) -> int:
-    with pytest.raises(OSError) as info:
-        fn(*args)
-    return info.value.errno
 
 
 @pytest.fixture

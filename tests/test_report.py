@@ -130,7 +130,8 @@ def test_page_table_summary_marks_present_ptes() -> None:
     a = p.mmap(0x7F0000000000, 0x400000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
     for offset in (0, 0x3000, 0x200000):
         p.write(a + offset, b"x")
-    ((pgd, ((pud, ((pmd0, bits0), (pmd1, bits1))),)),) = summarize(p.mm.pgtables)
+    summary: Any = summarize(p.mm.pgtables)
+    ((pgd, ((pud, ((pmd0, bits0), (pmd1, bits1))),)),) = summary
     assert (pgd, pud, pmd0, pmd1) == (a >> 39 & 511, a >> 30 & 511, a >> 21 & 511, pmd0 + 1)
     assert int(bits0, 16) == 0b1001 and int(bits1, 16) == 1 and len(bits0) == 128
 

@@ -214,6 +214,54 @@ def test_record_then_replay_a_fresh_program(tmp_path: Path) -> None:
     assert "(100.0%)" in replayed.output
 
 
+def test_a_read_only_fd_gives_no_shared_writable_mapping(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.write_bytes(bytes(8192))
+    fresh = Process()  # where three 8 KiB mappings land in an empty address space
+    a, b, c = (fresh.mmap(0, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS) for _ in range(3))
+    log = (
+        "munmap(0x10000, 4096) = 0\n"  # the replay starts at the first memory call
+        f'openat(AT_FDCWD, "{data}", O_RDONLY|O_CLOEXEC) = 3\n'
+        f'openat(AT_FDCWD, "{data}", O_RDWR) = 4\n'
+        "mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_SHARED, 3, 0) = -1 EACCES (Permission denied)\n"
+        f"mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_PRIVATE, 3, 0) = {a:#x}\n"
+        f"mmap(NULL, 8192, PROT_READ, MAP_SHARED, 3, 0) = {b:#x}\n"
+        f"mprotect({b:#x}, 8192, PROT_READ|PROT_WRITE) = -1 EACCES (Permission denied)\n"
+        f"mmap(NULL, 8192, PROT_READ|PROT_WRITE, MAP_SHARED, 4, 0) = {c:#x}\n"
+    )
+    report = replay_text(log)
+    assert report.checked == 6 and report.mismatches == []
+
+
+@pytest.mark.skipif(
+    shutil.which("strace") is None or shutil.which("gcc") is None, reason="needs strace and gcc"
+)
+def test_recorded_opens_keep_their_access_mode(tmp_path: Path) -> None:
+    """The same calls made for real: the kernel's answers are the model's."""
+    data = tmp_path / "data"
+    data.write_bytes(bytes(8192))
+    src = tmp_path / "modes.c"
+    src.write_text(
+        "#include <fcntl.h>\n#include <sys/mman.h>\n"
+        "int main(int argc, char **argv){int ro = open(argv[1], O_RDONLY | O_CLOEXEC);\n"
+        "int rw = open(argv[1], O_RDWR), wo = open(argv[1], O_WRONLY);\n"
+        "mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0);\n"
+        "char *p = mmap(0, 8192, PROT_READ, MAP_SHARED, ro, 0);\n"
+        "mprotect(p, 8192, PROT_READ | PROT_WRITE);\n"
+        "mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0);\n"
+        "mmap(0, 8192, PROT_READ, MAP_PRIVATE, wo, 0); return 0;}\n"
+    )
+    exe = tmp_path / "modes"
+    subprocess.run(["gcc", "-O1", "-o", str(exe), str(src)], check=True)
+    bundle = tmp_path / "modes.bundle"
+    result = CliRunner().invoke(main, ["record", "-o", str(bundle), "--", str(exe), str(data)])
+    assert result.exit_code == 0, result.output
+    log = bundle.read_text()
+    assert log.count("EACCES") == 3  # shared writable and mprotect on ro, any map of wo
+    report = replay_text(log)
+    assert report.mismatches == [] and report.errors["mmap EACCES"] == 2
+
+
 class _Everything:
     def __contains__(self, name: object) -> bool:
         return True

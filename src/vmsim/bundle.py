@@ -63,7 +63,8 @@ def parse_bundle(text: str) -> Bundle:
     if not sep:
         head, log = text, ""
     bundle = Bundle(log=log)
-    name, arg, body = "", "", []
+    name, arg = "", ""
+    body: list[str] = []
 
     def close() -> None:
         data = "\n".join(body)

@@ -23,7 +23,7 @@ from .process import Process
 from .strace.order import ConcurrentCalls
 from .strace.parse import Event, parse, string_arg, value
 from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, RLIMIT_CALLS, TaskTable
-from .uapi import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE, O_RDWR
+from .uapi import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE, O_ACCMODE, O_RDWR, O_WRONLY
 
 __all__ = ["BUNDLE_MAGIC", "MEMORY_CALLS", "Replayer", "read_bundle", "replay_text"]
 
@@ -183,8 +183,8 @@ class Replayer:
     def on_open(self, event: Event) -> None:
         if event.ret is None or event.ret < 0:
             return
-        path_arg = event.args[1] if event.name == "openat" else event.args[0]
-        path = event.ret_path or string_arg(path_arg)
+        first = 1 if event.name == "openat" else 0
+        path = event.ret_path or string_arg(event.args[first])
         inode = self.process.files.get(path)
         if inode is None:
             try:
@@ -192,7 +192,7 @@ class Replayer:
             except (OSError, ValueError):
                 size = 1 << 40  # not on this machine
             inode = self.process.files[path] = Inode(path, size=size)
-        self.process.fds[event.ret] = OpenFile(inode, O_RDWR)
+        self.process.fds[event.ret] = OpenFile(inode, _access_mode(event, first + 1))
 
     def alias(self, old: int, new: int) -> None:
         if old in self.process.fds:
@@ -243,6 +243,17 @@ class Replayer:
                 p.mremap(model, args[2], args[2], MREMAP_MAYMOVE | MREMAP_FIXED, logged)
         except OSError:
             pass
+
+
+def _access_mode(event: Event, flags_arg: int) -> int:
+    """O_RDONLY, O_WRONLY or O_RDWR, as the open asked: a shared writable mapping or a
+    later mprotect(PROT_WRITE) of a read-only fd fails with EACCES."""
+    if event.name == "creat":
+        return O_WRONLY
+    try:
+        return event.arg(flags_arg) & O_ACCMODE
+    except (ValueError, IndexError):
+        return O_RDWR  # flags this reader does not know: assume nothing is refused
 
 
 def _gives_logged(process: Process, event: Event) -> bool:

@@ -125,7 +125,7 @@ def read_elf(path: str) -> ElfImage:
             fields = (h.p_flags, h.p_offset, h.p_vaddr, h.p_filesz, h.p_memsz, h.p_align)
             phdrs.append(ElfPhdr(str(h.p_type), *fields))
             if h.p_type == "PT_INTERP":
-                interp = seg.get_interp_name()
+                interp = seg.get_interp_name()  # type: ignore[attr-defined]  # an InterpSegment
         return ElfImage(
             path=path,
             e_type=str(elf.header.e_type),

@@ -44,7 +44,7 @@ def reserve(side: Any, size: int = 64 * MIB, align: int = 2 * MIB) -> int:
     return (base + align - 1) & ~(align - 1)
 
 
-def errno_of(fn: Callable[..., Any], *args: int) -> int:
+def errno_of(fn: Callable[..., Any], *args: Any) -> int:
     """The errno a call fails with (0 if it succeeds)."""
     try:
         fn(*args)

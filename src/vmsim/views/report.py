@@ -63,8 +63,8 @@ class Collector:
         ):
             self.keyframes.append([index, [self._line(line) for line in before]])
             self._since_lines = self._since_calls = 0
-        ops = [
-            [pos, removed, [self._line(line) for line in inserted]]
+        ops: list[tuple[int, int, list[int]]] = [
+            (pos, removed, [self._line(line) for line in inserted])
             for pos, removed, inserted in splices(before, record.maps_after)
         ]
         self._since_lines += sum(op[1] + len(op[2]) for op in ops)

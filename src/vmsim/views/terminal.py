@@ -44,7 +44,7 @@ def glyph(segment: Segment) -> str:
         return "."
     if segment.kind == "kernel":
         return "~"
-    readable, writable, executable = segment.perms[:3]
+    readable, writable, executable = tuple(segment.perms[:3])
     if executable == "x":
         return "x"
     if readable == "-" and writable == "-":

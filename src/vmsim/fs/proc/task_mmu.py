@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from operator import countOf
 
 from ...mm.mm_types import MmStruct, VmAreaStruct
@@ -86,25 +87,20 @@ def show_maps(mm: MmStruct, vmas: Iterable[VmAreaStruct], gate: bool) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+@dataclass(slots=True)
 class MemSizeStats:
     """struct mem_size_stats: what smaps_pte_entry() adds up for one VMA."""
 
-    __slots__ = (
-        "resident",
-        "pss",
-        "pss_dirty",
-        "shared_clean",
-        "shared_dirty",
-        "private_clean",
-        "private_dirty",
-        "referenced",
-        "anonymous",
-        "lazyfree",
-    )
-
-    def __init__(self) -> None:
-        for name in self.__slots__:
-            setattr(self, name, 0)
+    resident: int = 0
+    pss: int = 0
+    pss_dirty: int = 0
+    shared_clean: int = 0
+    shared_dirty: int = 0
+    private_clean: int = 0
+    private_dirty: int = 0
+    referenced: int = 0
+    anonymous: int = 0
+    lazyfree: int = 0
 
     def account(
         self, page_size: int, anon: bool, dirty: bool, mapcount: int, lazyfree: bool
