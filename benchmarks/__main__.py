@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 
 from vmsim import (
+    COMPILED,
     MAP_ANONYMOUS,
     MAP_FIXED,
     MAP_NORESERVE,
@@ -183,7 +187,6 @@ def bench_replay() -> None:
     synthetic log of memory calls only."""
     from pathlib import Path
 
-    from benchmarks.synthetic import synthetic_log
     from vmsim.replay import parse_bundle, replay_text
     from vmsim.strace.parse import parse
 
@@ -220,15 +223,47 @@ def bench_replay() -> None:
         f"{all_calls / all_seconds:9,.0f} calls/s {all_memory / all_seconds:8,.0f} memory calls/s"
     )
     n = 100_000
+    rate, peak = synthetic_replay_rate(n)
+    print(
+        f"replay of a synthetic log ({n:,} memory calls, peak {peak:,} VMAs): "
+        f"{rate:,.0f} memory calls/s"
+    )
+    if COMPILED:
+        pure = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from benchmarks.__main__ import *; print(*synthetic_replay_rate({n}))",
+            ],
+            env={**os.environ, "VMSIM_PURE": "1"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        pure_rate = float(pure.stdout.split()[0])
+        print(
+            f"  the same on the Python sources: {pure_rate:,.0f} memory calls/s "
+            f"(compiled {rate / pure_rate:.2f}x as fast)"
+        )
+
+
+PURE_REPLAY = (
+    "import sys; from benchmarks.__main__ import synthetic_replay_rate; "
+    "print(*synthetic_replay_rate(int(sys.argv[1])))"
+)
+
+
+def synthetic_replay_rate(n: int) -> tuple[float, int]:
+    """Memory calls per second replaying an n-call synthetic log, and its peak VMA count."""
+    from benchmarks.synthetic import synthetic_log
+    from vmsim.replay import replay_text
+
     long_log = synthetic_log(n)
     start = time.perf_counter()
     report = replay_text(long_log)
     replay_s = time.perf_counter() - start
     assert report.checked == n and not report.mismatches and not report.bad_lines
-    print(
-        f"replay of a synthetic log ({n:,} memory calls, peak {report.peak_vmas:,} VMAs): "
-        f"{n / replay_s:,.0f} memory calls/s"
-    )
+    return n / replay_s, report.peak_vmas
 
 
 def _is_call(event: Event) -> bool:
@@ -237,6 +272,7 @@ def _is_call(event: Event) -> bool:
 
 
 def main() -> None:
+    print(f"model: {'compiled with mypyc' if COMPILED else 'Python sources'}")
     bench_vma_count()
     bench_memory()
     bench_replay()

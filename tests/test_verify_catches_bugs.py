@@ -38,6 +38,7 @@ def test_missing_thp_alignment_is_caught_and_shrunk(
     assert replay(case, LiveProcess) is None  # the real model agrees with the kernel
 
 
+@pytest.mark.pure_python
 def test_missing_whole_folio_mapping_is_caught_and_shrunk_with_its_file(
     monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:

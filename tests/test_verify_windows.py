@@ -79,6 +79,7 @@ def test_incremental_list_of_the_sequences_vmas_matches_a_recount(
 
 
 @pytest.mark.live
+@pytest.mark.pure_python
 @pytest.mark.skipif(not available, reason=reason)
 def test_a_missed_merge_is_caught_at_the_call_not_at_the_next_full_check(
     monkeypatch: pytest.MonkeyPatch,

@@ -4,11 +4,12 @@
 everything the kernel's /proc shows and every errno it returns is modelled.
 """
 
+from ._native import COMPILED  # first: it decides where the other modules come from
 from .errors import BusError, SegmentationFault
 from .fs.file import Inode as File
 from .kernel.trace import Trace
 from .process import Process
 from .uapi import *  # noqa: F403 - the PROT_/MAP_/MREMAP_/MADV_ constants
 
-__all__ = ["BusError", "File", "Process", "SegmentationFault", "Trace"]
+__all__ = ["COMPILED", "BusError", "File", "Process", "SegmentationFault", "Trace"]
 __all__ += [name for name in dir() if name.isupper()]

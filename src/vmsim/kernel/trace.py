@@ -17,7 +17,7 @@ import functools
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from types import FunctionType
+from types import BuiltinFunctionType, FunctionType
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -173,7 +173,9 @@ def _find_sites() -> None:
             continue
         namespace = vars(module)
         for attr, obj in list(namespace.items()):
-            if type(obj) is not FunctionType:
+            # Compiled model functions are builtins; compiled callers still look traced
+            # functions up in the module, so rebinding them there works for both.
+            if type(obj) not in (FunctionType, BuiltinFunctionType):
                 continue
             if obj in _recording:
                 _sites.append((namespace, attr, obj, _recording[obj]))

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import itertools
 from copy import deepcopy
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 from ..arch.x86.pgtable import PageTables
 from ..fs.file import OpenFile
@@ -37,6 +37,13 @@ class AnonVma:
 
     def __repr__(self) -> str:
         return f"AnonVma#{self.id}"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> AnonVma:
+        # The copy module cannot take compiled classes apart: each copies itself.
+        new = AnonVma(deepcopy(self.parent, memo))
+        new.id = self.id
+        memo[id(self)] = new
+        return new
 
 
 class VmAreaStruct:
@@ -115,6 +122,9 @@ class KernelConfig:
     total_swap_pages: int = 0
     overcommit_memory: int = 0
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> KernelConfig:
+        return _copy_fields(self, memo)
+
 
 @dataclass
 class Credentials:
@@ -122,6 +132,9 @@ class Credentials:
 
     cap_sys_rawio: bool = True
     cap_ipc_lock: bool = True
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Credentials:
+        return _copy_fields(self, memo)
 
 
 RLIM_INFINITY = (1 << 64) - 1
@@ -181,6 +194,21 @@ class MmStruct:
 
     def rlimit_max(self, resource: int) -> int:
         return self.rlimits[resource][1]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> MmStruct:
+        return _copy_fields(self, memo)
+
+
+D = TypeVar("D")
+
+
+def _copy_fields(obj: D, memo: dict[int, Any]) -> D:
+    """A deep copy of a dataclass, field by field (the copy module cannot take a compiled
+    class apart)."""
+    values = {f.name: deepcopy(getattr(obj, f.name), memo) for f in fields(obj)}  # type: ignore[arg-type]
+    new = type(obj)(**values)
+    memo[id(obj)] = new
+    return new
 
 
 def vm_start_gap(vma: VmAreaStruct, stack_guard_gap: int) -> int:

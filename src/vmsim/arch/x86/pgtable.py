@@ -10,6 +10,7 @@ entry write in the kernel.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from copy import deepcopy
 from typing import TYPE_CHECKING, Any
 
 from ...uapi import PAGE_SHIFT, PGDIR_SHIFT, PMD_SHIFT, PUD_SHIFT
@@ -43,6 +44,13 @@ class PageTables:
 
     def __init__(self) -> None:
         self.pgd: Table = {}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PageTables:
+        # The copy module cannot take compiled classes apart: each copies itself.
+        new = PageTables()
+        new.pgd = deepcopy(self.pgd, memo)
+        memo[id(self)] = new
+        return new
 
     # -- walking to the table that holds an entry --------------------------------------
     def pud_table(self, addr: int, alloc: bool = False) -> Table | None:
