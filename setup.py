@@ -30,6 +30,12 @@ COMPILED = [
     "mm/vm_flags.py",
     "mm/vma.py",
     "mm/vma_exec.py",
+    "fs/file.py",
+    "strace/order.py",
+    "strace/parse.py",
+    "strace/tasks.py",
+    "replay.py",
+    "uapi.py",
 ]
 
 

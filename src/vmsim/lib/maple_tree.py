@@ -30,16 +30,16 @@ import os
 from bisect import bisect_left
 from collections.abc import Iterator
 from copy import deepcopy
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar, cast
 
 T = TypeVar("T")
 
-ULONG_MAX = (1 << 64) - 1
-MAPLE_RANGE64_SLOTS = 16  # maple_leaf_64
-MAPLE_ARANGE64_SLOTS = 10  # maple_arange_64
+ULONG_MAX: Final = (1 << 64) - 1
+MAPLE_RANGE64_SLOTS: Final = 16  # maple_leaf_64
+MAPLE_ARANGE64_SLOTS: Final = 10  # maple_arange_64
 # mt_min_slots[]: a non-root node with fewer slots than this takes in a neighbour.
-MAPLE_RANGE64_MIN = MAPLE_RANGE64_SLOTS // 2 - 2
-MAPLE_ARANGE64_MIN = MAPLE_ARANGE64_SLOTS // 2 - 1
+MAPLE_RANGE64_MIN: Final = MAPLE_RANGE64_SLOTS // 2 - 2
+MAPLE_ARANGE64_MIN: Final = MAPLE_ARANGE64_SLOTS // 2 - 1
 
 
 class MapleError(Exception):
@@ -50,8 +50,10 @@ class MapleError(Exception):
         self.errno = err
 
 
-class MapleLeaf64:  # struct maple_range_64 used as a leaf (maple_leaf_64)
-    """A leaf: ``slots`` are entries (None = empty range), ``len(pivots) == len(slots) - 1``."""
+class MapleNode:  # struct maple_node
+    """What every node has: ``slots`` and the ``pivots`` between them,
+    ``len(pivots) == len(slots) - 1`` (the last slot ends at the node's max, which the
+    parent keeps)."""
 
     __slots__ = ("pivots", "slots")
 
@@ -60,21 +62,33 @@ class MapleLeaf64:  # struct maple_range_64 used as a leaf (maple_leaf_64)
         self.slots = slots
 
 
-class MapleArange64:  # struct maple_arange_64
+class MapleLeaf64(MapleNode):  # struct maple_range_64 used as a leaf (maple_leaf_64)
+    """A leaf: ``slots`` are entries (None = empty range)."""
+
+    __slots__ = ()
+
+
+class MapleArange64(MapleNode):  # struct maple_arange_64
     """An internal node: ``slots`` are children, ``gaps[i]`` the largest empty range under
     child ``i``."""
 
-    __slots__ = ("pivots", "slots", "gaps")
+    __slots__ = ("gaps",)
 
     def __init__(self, pivots: list[int], slots: list[Any], gaps: list[int]) -> None:
-        self.pivots = pivots
-        self.slots = slots
+        super().__init__(pivots, slots)
         self.gaps = gaps
 
 
-Node = MapleLeaf64 | MapleArange64
+Node = MapleNode
+
+
+def _gaps(node: MapleNode) -> list[int]:
+    """An internal node's gaps (the caller knows the level it is at)."""
+    return cast(MapleArange64, node).gaps
+
+
 # (node, node min, node max, offset): one level of a walk, as ma_state keeps it.
-Frame = tuple[Any, int, int, int]
+Frame = tuple[MapleNode, int, int, int]
 
 
 class _BigNode:  # struct maple_big_node
@@ -109,7 +123,7 @@ class _BigNode:  # struct maple_big_node
         self.slots.append(child)
         self.gaps.append(gap)
 
-    def copy_leaf(self, node: MapleLeaf64, nmax: int, start: int) -> None:  # mas_mab_cp
+    def copy_leaf(self, node: MapleNode, nmax: int, start: int) -> None:  # mas_mab_cp
         """Append a leaf's slots from ``start`` on.  Only the seam can need coalescing:
         inside a node empty ranges are already merged."""
         pivots, slots = node.pivots, node.slots
@@ -128,7 +142,7 @@ class _BigNode:  # struct maple_big_node
             self.pivots += node.pivots
             self.pivots.append(nmax)
             self.slots += node.slots
-            self.gaps += node.gaps
+            self.gaps += _gaps(node)
 
     def prepend_node(self, node: Node, nmin: int, nmax: int) -> None:
         own_pivots, own_slots, own_gaps = self.pivots, self.slots, self.gaps
@@ -191,7 +205,7 @@ def _mab_calc_split(big: _BigNode, leaf: bool) -> list[int]:
     return cuts
 
 
-def _mas_leaf_max_gap(node: MapleLeaf64, nmin: int, nmax: int) -> int:  # mas_leaf_max_gap
+def _mas_leaf_max_gap(node: MapleNode, nmin: int, nmax: int) -> int:  # mas_leaf_max_gap
     pivots, slots = node.pivots, node.slots
     npiv = len(pivots)
     gap = 0
@@ -255,18 +269,19 @@ class MapleTree(Generic[T]):
     def _mas_wr_walk(self, index: int, level: int) -> list[Frame]:  # also mas_walk for reads
         """Frames from the root down to ``level`` (0 = root) towards ``index``."""
         path: list[Frame] = []
-        node: Any = self._root
+        node: MapleNode = self._root
         nmin, nmax = 0, ULONG_MAX
-        for _ in range(level):
+        key: Any = index  # boxed once, not at every bisect_left
+        for _level in range(level):
             pivots = node.pivots
-            off = bisect_left(pivots, index)
+            off: int = bisect_left(pivots, key)
             path.append((node, nmin, nmax, off))
             if off:
                 nmin = pivots[off - 1] + 1
             if off < len(pivots):
                 nmax = pivots[off]
             node = node.slots[off]
-        path.append((node, nmin, nmax, bisect_left(node.pivots, index)))
+        path.append((node, nmin, nmax, bisect_left(node.pivots, key)))
         return path
 
     def _mas_next_node(self, path: list[Frame]) -> None:  # mas_next_node
@@ -319,10 +334,11 @@ class MapleTree(Generic[T]):
         path.append((child, cmin, cmax, len(child.slots) - 1))
 
     def load(self, index: int) -> T | None:  # mtree_load
-        node: Any = self._root
-        for _ in range(self._height - 1):
-            node = node.slots[bisect_left(node.pivots, index)]
-        return node.slots[bisect_left(node.pivots, index)]
+        node: MapleNode = self._root
+        key: Any = index  # boxed once, not at every bisect_left
+        for _level in range(self._height - 1):
+            node = node.slots[bisect_left(node.pivots, key)]
+        return node.slots[bisect_left(node.pivots, key)]
 
     def _range_at(self, index: int) -> tuple[int, int, T | None]:
         node, nmin, nmax, off = self._mas_wr_walk(index, self._height - 1)[-1]
@@ -368,13 +384,14 @@ class MapleTree(Generic[T]):
                 return
             self._mas_next_node(path)
 
-    def _leaf_of(self, index: int) -> tuple[Any, int, int]:  # mas_walk, down to the leaf
+    def _leaf_of(self, index: int) -> tuple[MapleNode, int, int]:  # mas_walk, down to the leaf
         """The leaf whose span holds ``index``, with that span's first and last index."""
-        node: Any = self._root
+        node: MapleNode = self._root
         nmin, nmax = 0, ULONG_MAX
-        for _ in range(self._height - 1):
+        key: Any = index  # boxed once, not at every bisect_left
+        for _level in range(self._height - 1):
             pivots = node.pivots
-            off = bisect_left(pivots, index)
+            off: int = bisect_left(pivots, key)
             if off:
                 nmin = pivots[off - 1] + 1
             if off < len(pivots):
@@ -542,7 +559,7 @@ class MapleTree(Generic[T]):
                 if leaf:
                     gap = big.leaf_gap(0, len(big.slots))
                 else:
-                    node.gaps = big.gaps
+                    cast(MapleArange64, node).gaps = big.gaps
                     gap = max(big.gaps)
                 big.pivots.pop()  # a node keeps its max in the parent, not in itself
                 node.pivots = big.pivots
@@ -565,12 +582,12 @@ class MapleTree(Generic[T]):
             pr, _, prmax, proff = rpath[level]
             big = _BigNode(plmin, [], [], [])
             for i in range(ploff):
-                big.push_child(pl.pivots[i], pl.slots[i], pl.gaps[i])
+                big.push_child(pl.pivots[i], pl.slots[i], _gaps(pl)[i])
             for child, cmax, cgap in new:
                 big.push_child(cmax, child, cgap)
-            prpivots = pr.pivots
+            prpivots, prgaps = pr.pivots, _gaps(pr)
             for i in range(proff + 1, len(pr.slots)):
-                big.push_child(prpivots[i] if i < len(prpivots) else prmax, pr.slots[i], pr.gaps[i])
+                big.push_child(prpivots[i] if i < len(prpivots) else prmax, pr.slots[i], prgaps[i])
 
     def _mas_wr_node_store(self, path: list[Frame], first: int, last: int, entry: T | None) -> bool:
         """The common store: [first, last] lies in one leaf, which still fits afterwards and
@@ -691,7 +708,7 @@ class MapleTree(Generic[T]):
         # change then (mas_parent_gap ascends the same way).
         for h in range(level - 1, -1, -1):
             node, _, _, off = path[h]
-            gaps = node.gaps
+            gaps = _gaps(node)
             if gaps[off] == gap:
                 return
             gaps[off] = gap
@@ -713,7 +730,7 @@ class MapleTree(Generic[T]):
     def _mas_root_shrink(self) -> None:
         # An internal root with one child is a wasted level (the kernel drops it when
         # rebalancing reaches the root): keep the depth minimal.
-        root: Any = self._root
+        root: MapleNode = self._root
         while self._height > 1 and len(root.slots) == 1:
             root = root.slots[0]
             self._height -= 1
@@ -745,7 +762,7 @@ class MapleTree(Generic[T]):
         # the two edges of the window can fail like that, so the cost stays O(log n).
         leaf_level = self._height - 1
         stack: list[Frame] = []
-        node: Any = self._root
+        node: MapleNode = self._root
         nmin, nmax, level = 0, ULONG_MAX, 0
         off = bisect_left(node.pivots, min)
         visited = 0
@@ -766,7 +783,7 @@ class MapleTree(Generic[T]):
                             hi = end if end < max else max
                             if hi - lo + 1 >= size:
                                 return lo
-                    elif node.gaps[off] >= size:
+                    elif _gaps(node)[off] >= size:
                         stack.append((node, nmin, nmax, off))
                         node, nmin, nmax = slots[off], start, end
                         level += 1
@@ -788,7 +805,7 @@ class MapleTree(Generic[T]):
         # sibling when a subtree at the window's edge fails (mas_rewind_node).
         leaf_level = self._height - 1
         stack: list[Frame] = []
-        node: Any = self._root
+        node: MapleNode = self._root
         nmin, nmax, level = 0, ULONG_MAX, 0
         off = bisect_left(node.pivots, max)
         visited = 0
@@ -810,7 +827,7 @@ class MapleTree(Generic[T]):
                                 return hi - size + 1
                         off -= 1
                 else:
-                    gaps = node.gaps
+                    gaps = _gaps(node)
                     while off >= 0:
                         end = pivots[off] if off < npiv else nmax
                         if end < min:

@@ -9,7 +9,7 @@ what was left to write at each step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..errors import BusError
 from .page import Page
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..fs.file import Inode
 
 # MAX_PAGECACHE_ORDER on x86-64: a PMD-sized folio.
-MAX_PAGECACHE_ORDER = 9
+MAX_PAGECACHE_ORDER: Final = 9
 _PMD_PAGES = 1 << MAX_PAGECACHE_ORDER
 
 

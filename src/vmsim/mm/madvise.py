@@ -7,6 +7,7 @@ discarding advices act on the page tables; populate advice faults pages in.
 from __future__ import annotations
 
 import errno
+from typing import Final
 
 from ..errors import BusError, syscall_error
 from ..kernel.trace import hexargs, traced
@@ -90,7 +91,7 @@ PAGE_ADVICE = {
 POPULATE_ADVICE = {MADV_POPULATE_READ, MADV_POPULATE_WRITE}
 # Not modelled, so refused rather than silently ignored: MADV_COLLAPSE (THP),
 # MADV_GUARD_INSTALL/REMOVE (guard markers), MADV_HWPOISON/SOFT_OFFLINE.
-SUPPORTED_ADVICE = FLAG_ADVICE | PAGE_ADVICE | POPULATE_ADVICE
+SUPPORTED_ADVICE: Final = FLAG_ADVICE | PAGE_ADVICE | POPULATE_ADVICE
 
 # Advice that throws data away (is_discard()): refused on sealed read-only anonymous memory.
 DISCARD_ADVICE = {
@@ -102,8 +103,9 @@ DISCARD_ADVICE = {
     MADV_WIPEONFORK,
 }
 
-KSM_INCOMPATIBLE = VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_HUGETLB
-KSM_INCOMPATIBLE |= VM_MIXEDMAP
+KSM_INCOMPATIBLE: Final = (
+    VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_HUGETLB | VM_MIXEDMAP
+)
 
 
 def madvise_new_flags(vma: VmAreaStruct, behavior: int) -> int:

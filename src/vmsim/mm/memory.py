@@ -8,6 +8,8 @@ mapping is written (copy-on-write).
 
 from __future__ import annotations
 
+from typing import Final
+
 from ..arch.x86.pgtable import pte_index
 from ..errors import SegmentationFault
 from ..uapi import PAGE_MASK, PMD_SHIFT
@@ -93,8 +95,8 @@ def anon_vma_prepare(mm: MmStruct, vma: VmAreaStruct) -> AnonVma:
     return anon_vma
 
 
-FAULT_AROUND_PAGES = 16  # fault_around_bytes = 64 KiB
-PTRS_PER_PTE = 512
+FAULT_AROUND_PAGES: Final = 16  # fault_around_bytes = 64 KiB
+PTRS_PER_PTE: Final = 512
 
 
 def folio_fits(vma: VmAreaStruct, head: int, nr: int) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 from copy import deepcopy
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from ..arch.x86.pgtable import PageTables
 from ..fs.file import OpenFile
@@ -137,11 +137,11 @@ class Credentials:
         return _copy_fields(self, memo)
 
 
-RLIM_INFINITY = (1 << 64) - 1
-RLIMIT_DATA = 2
-RLIMIT_STACK = 3
-RLIMIT_MEMLOCK = 8
-RLIMIT_AS = 9
+RLIM_INFINITY: Final = (1 << 64) - 1
+RLIMIT_DATA: Final = 2
+RLIMIT_STACK: Final = 3
+RLIMIT_MEMLOCK: Final = 8
+RLIMIT_AS: Final = 9
 
 
 def default_rlimits() -> dict[int, tuple[int, int]]:

@@ -8,6 +8,7 @@ with its neighbours or links a new VMA.
 from __future__ import annotations
 
 import errno
+from typing import Final
 
 from ..arch.x86.mmap import mm_get_unmapped_area
 from ..errors import syscall_error
@@ -101,7 +102,7 @@ LEGACY_MAP_MASK = (
     | 21 << 26  # MAP_HUGE_2MB
     | 30 << 26  # MAP_HUGE_1GB
 )
-MAX_LFS_FILESIZE = (1 << 63) - 1
+MAX_LFS_FILESIZE: Final = (1 << 63) - 1
 
 
 # -- accounting -------------------------------------------------------------------------
@@ -490,8 +491,8 @@ def sys_brk(mm: MmStruct, brk: int) -> int:
 
 # -- the system calls -------------------------------------------------------------------
 
-MAP_HUGE_SHIFT = 26
-MAP_HUGE_MASK = 0x3F
+MAP_HUGE_SHIFT: Final = 26
+MAP_HUGE_MASK: Final = 0x3F
 
 
 def _mmap_syscall_args(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from typing import Final
 
 from ..errors import syscall_error
 from ..uapi import PAGE_SIZE, ULONG_MAX
@@ -16,9 +17,9 @@ from .vm_flags import (
     VM_SEQ_READ,
 )
 
-VM_STACK_FLAGS = VM_GROWSDOWN | VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT
+VM_STACK_FLAGS: Final = VM_GROWSDOWN | VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT
 # Marks the stack while exec is still building it (include/linux/mm.h).
-VM_STACK_INCOMPLETE_SETUP = VM_RAND_READ | VM_SEQ_READ
+VM_STACK_INCOMPLETE_SETUP: Final = VM_RAND_READ | VM_SEQ_READ
 
 
 def create_init_stack_vma(mm: MmStruct, stack_top_max: int) -> tuple[VmAreaStruct, int]:

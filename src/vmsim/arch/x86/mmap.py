@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import errno
+from typing import Final
 
 from ...errors import syscall_error
 from ...kernel.trace import hexargs, traced
@@ -13,11 +14,11 @@ from ...mm.mm_types import MmStruct, vm_start_gap
 from ...mm.vma import VmUnmappedAreaInfo, find_vma, vm_unmapped_area
 from ...uapi import MAP_32BIT, MAP_ABOVE4G, MAP_FIXED, PAGE_MASK, PAGE_SIZE, page_align
 
-TASK_SIZE_4LEVEL = 0x7FFFFFFFF000  # task_size_64bit(0) with 4-level paging
-DEFAULT_MAP_WINDOW = TASK_SIZE_4LEVEL
-SIZE_128M = 128 << 20
-SZ_4G = 1 << 32
-ULONG_MAX = (1 << 64) - 1
+TASK_SIZE_4LEVEL: Final = 0x7FFFFFFFF000  # task_size_64bit(0) with 4-level paging
+DEFAULT_MAP_WINDOW: Final = TASK_SIZE_4LEVEL
+SIZE_128M: Final = 128 << 20
+SZ_4G: Final = 1 << 32
+ULONG_MAX: Final = (1 << 64) - 1
 
 
 def mmap_base(task_size: int, stack_rlimit: int, stack_guard_gap: int) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from copy import deepcopy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ...uapi import PAGE_SHIFT, PGDIR_SHIFT, PMD_SHIFT, PUD_SHIFT
 
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from ...mm.page import Page
 
 Table = dict[int, Any]
-LEVEL_SHIFTS = (PGDIR_SHIFT, PUD_SHIFT, PMD_SHIFT, PAGE_SHIFT)
-PTRS_PER_TABLE = 512
+LEVEL_SHIFTS: Final = (PGDIR_SHIFT, PUD_SHIFT, PMD_SHIFT, PAGE_SHIFT)
+PTRS_PER_TABLE: Final = 512
 
 
 def pgd_index(addr: int) -> int:
