@@ -31,6 +31,7 @@ COMPILED = [
     "mm/vma.py",
     "mm/vma_exec.py",
     "fs/file.py",
+    "kernel/trace.py",
     "strace/order.py",
     "strace/parse.py",
     "strace/tasks.py",

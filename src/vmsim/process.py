@@ -163,11 +163,12 @@ class Process:
         del self.fds[fd]
 
     # -- system calls -------------------------------------------------------------------
-    def _syscall(self, call: str, hex_result: bool, run: Callable[[], int]) -> int:
-        if self.strace is None:
-            return run()
+    # Each call runs straight into the model unless strace output is wanted: replay makes
+    # millions of them, and the plumbing below would cost as much as a simple mmap.
+    def _strace(self, call: str, hex_result: bool, run: Callable[[], int | None]) -> int:
+        assert self.strace is not None
         try:
-            result = run()
+            result = run() or 0
         except OSError as err:
             self.strace(fmt.line(call, err))
             raise
@@ -177,47 +178,66 @@ class Process:
     def mmap(
         self, addr: int, length: int, prot: int, flags: int, fd: int = -1, offset: int = 0
     ) -> int:
-        args = (_u64(addr), _u64(length), prot & 0xFFFFFFFF, flags & 0xFFFFFFFF)
-        call = fmt.mmap_call(*args, fd, _u64(offset)) if self.strace else ""
-        return self._syscall(
-            call, True, lambda: sys_mmap(self.mm, self.fds, *args, fd, _u64(offset))
+        addr, length, offset = addr & ULONG_MAX, length & ULONG_MAX, offset & ULONG_MAX
+        prot, flags = prot & 0xFFFFFFFF, flags & 0xFFFFFFFF
+        if self.strace is None:
+            return sys_mmap(self.mm, self.fds, addr, length, prot, flags, fd, offset)
+        return self._strace(
+            fmt.mmap_call(addr, length, prot, flags, fd, offset),
+            True,
+            lambda: sys_mmap(self.mm, self.fds, addr, length, prot, flags, fd, offset),
         )
 
     def munmap(self, addr: int, length: int) -> None:
-        call = fmt.munmap_call(_u64(addr), _u64(length)) if self.strace else ""
-        self._syscall(call, False, lambda: sys_munmap(self.mm, _u64(addr), _u64(length)))
+        addr, length = addr & ULONG_MAX, length & ULONG_MAX
+        if self.strace is None:
+            sys_munmap(self.mm, addr, length)
+        else:
+            call = fmt.munmap_call(addr, length)
+            self._strace(call, False, lambda: sys_munmap(self.mm, addr, length))
 
     def mremap(
         self, old_address: int, old_size: int, new_size: int, flags: int = 0, new_address: int = 0
     ) -> int:
         args = (
-            _u64(old_address),
-            _u64(old_size),
-            _u64(new_size),
+            old_address & ULONG_MAX,
+            old_size & ULONG_MAX,
+            new_size & ULONG_MAX,
             flags & 0xFFFFFFFF,
-            _u64(new_address),
+            new_address & ULONG_MAX,
         )
-        call = fmt.mremap_call(*args) if self.strace else ""
-        return self._syscall(call, True, lambda: sys_mremap(self.mm, *args))
+        if self.strace is None:
+            return sys_mremap(self.mm, *args)
+        return self._strace(fmt.mremap_call(*args), True, lambda: sys_mremap(self.mm, *args))
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
-        args = (_u64(addr), _u64(length), prot & 0xFFFFFFFF)
-        call = fmt.mprotect_call(*args) if self.strace else ""
-        self._syscall(call, False, lambda: do_mprotect_pkey(self.mm, *args) or 0)
+        args = (addr & ULONG_MAX, length & ULONG_MAX, prot & 0xFFFFFFFF)
+        if self.strace is None:
+            do_mprotect_pkey(self.mm, *args)
+        else:
+            self._strace(fmt.mprotect_call(*args), False, lambda: do_mprotect_pkey(self.mm, *args))
 
     def madvise(self, addr: int, length: int, advice: int) -> None:
-        args = (_u64(addr), _u64(length), advice & 0xFFFFFFFF)
-        call = fmt.madvise_call(*args) if self.strace else ""
-        self._syscall(call, False, lambda: do_madvise(self.mm, *args) or 0)
+        args = (addr & ULONG_MAX, length & ULONG_MAX, advice & 0xFFFFFFFF)
+        if self.strace is None:
+            do_madvise(self.mm, *args)
+        else:
+            self._strace(fmt.madvise_call(*args), False, lambda: do_madvise(self.mm, *args))
 
     def brk(self, addr: int) -> int:
         """The new break, or the current one when the kernel refuses (brk never fails)."""
-        call = fmt.brk_call(_u64(addr)) if self.strace else ""
-        return self._syscall(call, True, lambda: sys_brk(self.mm, _u64(addr)))
+        addr &= ULONG_MAX
+        if self.strace is None:
+            return sys_brk(self.mm, addr)
+        return self._strace(fmt.brk_call(addr), True, lambda: sys_brk(self.mm, addr))
 
     def mseal(self, addr: int, length: int, flags: int = 0) -> None:
-        call = f"mseal({fmt.ptr(_u64(addr))}, {_u64(length)}, {flags})" if self.strace else ""
-        self._syscall(call, False, lambda: do_mseal(self.mm, _u64(addr), _u64(length), flags) or 0)
+        addr, length = addr & ULONG_MAX, length & ULONG_MAX
+        if self.strace is None:
+            do_mseal(self.mm, addr, length, flags)
+        else:
+            call = f"mseal({fmt.ptr(addr)}, {length}, {flags})"
+            self._strace(call, False, lambda: do_mseal(self.mm, addr, length, flags))
 
     def setrlimit(self, resource: int, soft: int, hard: int) -> None:
         """Change a limit the mm code consults (RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, ...).

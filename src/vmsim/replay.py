@@ -21,7 +21,7 @@ from .bundle import BUNDLE_MAGIC, Bundle, ExecImage, parse_bundle
 from .fs.file import Inode, OpenFile
 from .process import Process
 from .strace.order import ConcurrentCalls
-from .strace.parse import Event, parse, string_arg, value
+from .strace.parse import Event, parse, string_arg
 from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, RLIMIT_CALLS, TaskTable
 from .uapi import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE, O_ACCMODE, O_RDWR, O_WRONLY
 
@@ -201,7 +201,7 @@ class Replayer:
     def on_memory_call(self, event: Event) -> None:
         report = self.report
         report.calls[event.name] += 1
-        args = [value(a) for a in event.args]
+        args = event.int_args()
         logged = _outcome(event)
         model = _call(self.process, event.name, args)
         report.checked += 1
@@ -259,7 +259,7 @@ def _access_mode(event: Event, flags_arg: int) -> int:
 def _gives_logged(process: Process, event: Event) -> bool:
     """Would this call give the log's result in ``process``?"""
     try:
-        args = [value(a) for a in event.args]
+        args = event.int_args()
     except (ValueError, IndexError):
         return True
     return _call(process, event.name, args) == _outcome(event)

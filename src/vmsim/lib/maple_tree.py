@@ -236,7 +236,7 @@ def _mas_check_area(min: int, max: int, size: int) -> None:
 class MapleTree(Generic[T]):
     """A maple tree of non-None entries over inclusive index ranges."""
 
-    __slots__ = ("_root", "_height", "_count", "_seq", "visited")
+    __slots__ = ("_root", "_height", "_count", "_seq", "visited", "_leaf", "_leaf_seq")
 
     def __init__(self) -> None:
         # An empty tree is one leaf holding one empty range over everything; the kernel
@@ -248,6 +248,11 @@ class MapleTree(Generic[T]):
         self._seq = 0
         # Nodes examined by gap searches, cumulative: a cheap probe for cost tests.
         self.visited = 0
+        # The leaf the last lookup reached, good until the next store: the lookups of one
+        # call (the VMA below, the one at or above, the overlap) mostly land in the same
+        # leaf, as a kernel ma_state stays where its walk ended.
+        self._leaf: tuple[MapleNode, int, int] = (self._root, 0, ULONG_MAX)
+        self._leaf_seq = -1
 
     def __len__(self) -> int:
         return self._count
@@ -386,6 +391,9 @@ class MapleTree(Generic[T]):
 
     def _leaf_of(self, index: int) -> tuple[MapleNode, int, int]:  # mas_walk, down to the leaf
         """The leaf whose span holds ``index``, with that span's first and last index."""
+        leaf = self._leaf
+        if self._leaf_seq == self._seq and leaf[1] <= index <= leaf[2]:
+            return leaf
         node: MapleNode = self._root
         nmin, nmax = 0, ULONG_MAX
         key: Any = index  # boxed once, not at every bisect_left
@@ -397,7 +405,8 @@ class MapleTree(Generic[T]):
             if off < len(pivots):
                 nmax = pivots[off]
             node = node.slots[off]
-        return node, nmin, nmax
+        self._leaf, self._leaf_seq = (node, nmin, nmax), self._seq
+        return self._leaf
 
     def find(self, index: int, max: int = ULONG_MAX) -> tuple[int, int, T] | None:  # mt_find
         """The first entry whose range meets [index, max]: (first, last, entry)."""

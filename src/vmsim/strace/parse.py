@@ -156,6 +156,12 @@ class Event:
     def arg(self, i: int) -> int:
         return value(self.args[i])
 
+    def int_args(self) -> list[int]:
+        """Every argument as a number (ValueError if one is not)."""
+        if self._args is not None:
+            return [value(a) for a in self._args]
+        return int_args(self._args_text)
+
 
 _NUMBER = re.compile(r"-?0x[0-9a-fA-F]+|-?\d+")
 
@@ -184,6 +190,21 @@ def value(token: str) -> int:
         else:
             raise ValueError(f"unknown value {part!r}")
     return total
+
+
+_INT_ARGS: dict[str, list[int]] = {}
+
+
+def int_args(text: str) -> list[int]:
+    """The numbers of an argument list.  An allocator repeats the same calls over and
+    over (``NULL, 4096, PROT_READ|PROT_WRITE, ...``): each distinct list is read once."""
+    values = _INT_ARGS.get(text)
+    if values is None:
+        values = [value(a) for a in split_args(text)]
+        if len(_INT_ARGS) >= 65536:
+            _INT_ARGS.clear()
+        _INT_ARGS[text] = values
+    return values[:]
 
 
 def fd_path(token: str) -> str | None:
