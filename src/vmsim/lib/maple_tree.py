@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import errno
 import os
-from bisect import bisect_left
 from collections.abc import Iterator
 from copy import deepcopy
 from typing import Any, Final, Generic, TypeVar, cast
@@ -80,6 +79,21 @@ class MapleArange64(MapleNode):  # struct maple_arange_64
 
 
 Node = MapleNode
+
+
+def _pivot_offset(pivots: list[int], index: int, lo: int = 0) -> int:
+    """The slot holding ``index``: the first whose pivot is not below it (bisect_left).
+
+    Written out so that the compiled walk compares machine integers instead of calling
+    bisect_left through the interpreter at every level."""
+    hi = len(pivots)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if pivots[mid] < index:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _gaps(node: MapleNode) -> list[int]:
@@ -276,17 +290,16 @@ class MapleTree(Generic[T]):
         path: list[Frame] = []
         node: MapleNode = self._root
         nmin, nmax = 0, ULONG_MAX
-        key: Any = index  # boxed once, not at every bisect_left
         for _level in range(level):
             pivots = node.pivots
-            off: int = bisect_left(pivots, key)
+            off = _pivot_offset(pivots, index)
             path.append((node, nmin, nmax, off))
             if off:
                 nmin = pivots[off - 1] + 1
             if off < len(pivots):
                 nmax = pivots[off]
             node = node.slots[off]
-        path.append((node, nmin, nmax, bisect_left(node.pivots, key)))
+        path.append((node, nmin, nmax, _pivot_offset(node.pivots, index)))
         return path
 
     def _mas_next_node(self, path: list[Frame]) -> None:  # mas_next_node
@@ -340,10 +353,9 @@ class MapleTree(Generic[T]):
 
     def load(self, index: int) -> T | None:  # mtree_load
         node: MapleNode = self._root
-        key: Any = index  # boxed once, not at every bisect_left
         for _level in range(self._height - 1):
-            node = node.slots[bisect_left(node.pivots, key)]
-        return node.slots[bisect_left(node.pivots, key)]
+            node = node.slots[_pivot_offset(node.pivots, index)]
+        return node.slots[_pivot_offset(node.pivots, index)]
 
     def _range_at(self, index: int) -> tuple[int, int, T | None]:
         node, nmin, nmax, off = self._mas_wr_walk(index, self._height - 1)[-1]
@@ -396,10 +408,9 @@ class MapleTree(Generic[T]):
             return leaf
         node: MapleNode = self._root
         nmin, nmax = 0, ULONG_MAX
-        key: Any = index  # boxed once, not at every bisect_left
         for _level in range(self._height - 1):
             pivots = node.pivots
-            off: int = bisect_left(pivots, key)
+            off = _pivot_offset(pivots, index)
             if off:
                 nmin = pivots[off - 1] + 1
             if off < len(pivots):
@@ -414,7 +425,7 @@ class MapleTree(Generic[T]):
             return None
         node, nmin, nmax = self._leaf_of(index)
         pivots, slots = node.pivots, node.slots
-        off = bisect_left(pivots, index)
+        off = _pivot_offset(pivots, index)
         npiv = len(pivots)
         # Empty ranges are never adjacent, so the range holding ``index`` or the one after
         # it holds an entry unless the leaf ends: the search almost always stops here.
@@ -437,7 +448,7 @@ class MapleTree(Generic[T]):
             return None
         node, nmin, nmax = self._leaf_of(index)
         pivots, slots = node.pivots, node.slots
-        off = bisect_left(pivots, index)
+        off = _pivot_offset(pivots, index)
         npiv = len(pivots)
         # As in find(): the range holding ``index`` or the one before it, unless the leaf
         # starts with an empty range; only then does the walk go on in the leaf before.
@@ -521,7 +532,7 @@ class MapleTree(Generic[T]):
         if last <= lmax and self._mas_wr_node_store(lpath, first, last, entry):
             return
         if last <= lmax:
-            rslot = bisect_left(lnode.pivots, last)
+            rslot = _pivot_offset(lnode.pivots, last)
             rpath = list(lpath)
             rpath[-1] = (lnode, lmin, lmax, rslot)
             removed = sum(1 for e in lnode.slots[lslot : rslot + 1] if e is not None)
@@ -610,7 +621,7 @@ class MapleTree(Generic[T]):
         node, nmin, nmax, lslot = path[-1]
         pivots, slots = node.pivots, node.slots
         npiv = len(pivots)
-        rslot = bisect_left(pivots, last, lslot)
+        rslot = _pivot_offset(pivots, last, lslot)
         r_min = pivots[lslot - 1] + 1 if lslot else nmin
         r_max = pivots[rslot] if rslot < npiv else nmax
         if entry is None:
@@ -773,7 +784,7 @@ class MapleTree(Generic[T]):
         stack: list[Frame] = []
         node: MapleNode = self._root
         nmin, nmax, level = 0, ULONG_MAX, 0
-        off = bisect_left(node.pivots, min)
+        off = _pivot_offset(node.pivots, min)
         visited = 0
         try:
             while True:
@@ -796,7 +807,7 @@ class MapleTree(Generic[T]):
                         stack.append((node, nmin, nmax, off))
                         node, nmin, nmax = slots[off], start, end
                         level += 1
-                        off = bisect_left(node.pivots, min)
+                        off = _pivot_offset(node.pivots, min)
                         break
                     start = end + 1
                     off += 1
@@ -816,7 +827,7 @@ class MapleTree(Generic[T]):
         stack: list[Frame] = []
         node: MapleNode = self._root
         nmin, nmax, level = 0, ULONG_MAX, 0
-        off = bisect_left(node.pivots, max)
+        off = _pivot_offset(node.pivots, max)
         visited = 0
         try:
             while True:
@@ -846,7 +857,7 @@ class MapleTree(Generic[T]):
                             nmin = pivots[off - 1] + 1 if off else nmin
                             node, nmax = slots[off], end
                             level += 1
-                            off = bisect_left(node.pivots, max)
+                            off = _pivot_offset(node.pivots, max)
                             break
                         off -= 1
                     if off >= 0:
