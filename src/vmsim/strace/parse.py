@@ -261,10 +261,10 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
     pending: dict[int | None, tuple[str, str]] = {}
     call_match = CALL.match
     for number, raw in enumerate(lines, 1):
-        text = (
-            RELATIVE_TS.sub("", raw.rstrip("\n"), count=1) if raw[:1] == " " else raw.rstrip("\n")
-        )
-        if not text.strip():
+        text = raw.rstrip("\n")
+        if text.startswith(" "):
+            text = RELATIVE_TS.sub("", text, count=1)
+        if not text or text.isspace():
             continue
         match = call_match(text)
         if match is not None:
