@@ -200,11 +200,21 @@ def int_args(text: str) -> list[int]:
     over (``NULL, 4096, PROT_READ|PROT_WRITE, ...``): each distinct list is read once."""
     values = _INT_ARGS.get(text)
     if values is None:
-        values = [value(a) for a in split_args(text)]
+        values = [_number(a) for a in split_args(text)]
         if len(_INT_ARGS) >= 65536:
             _INT_ARGS.clear()
         _INT_ARGS[text] = values
     return values[:]
+
+
+def _number(token: str) -> int:
+    # Addresses and sizes, nearly every one different, go straight to int(): through
+    # value()'s cache they would only push out the flag sets that repeat.
+    if token.startswith("0x") and token.isalnum():
+        return int(token, 16)
+    if token.isdigit() and token[0] != "0":
+        return int(token)
+    return value(token)  # flags, NULL, -1, 0, -X verbose and -y forms
 
 
 def fd_path(token: str) -> str | None:
