@@ -193,22 +193,33 @@ def test_replay_cli_reports_missing_file_without_traceback(tmp_path: Path) -> No
     assert "Traceback" not in result.output
 
 
-@pytest.mark.skipif(
+needs_strace_and_gcc = pytest.mark.skipif(
     shutil.which("strace") is None or shutil.which("gcc") is None, reason="needs strace and gcc"
 )
+
+
+def _record(tmp_path: Path, name: str, c_source: str, *args: str) -> Path:
+    """Compile a C program, run it under vmsim record, and return its bundle."""
+    src = tmp_path / f"{name}.c"
+    src.write_text(c_source)
+    exe = tmp_path / name
+    subprocess.run(["gcc", "-O1", "-o", str(exe), str(src)], check=True)
+    bundle = tmp_path / f"{name}.bundle"
+    result = CliRunner().invoke(main, ["record", "-o", str(bundle), "--", str(exe), *args])
+    assert result.exit_code == 0, result.output
+    return bundle
+
+
+@needs_strace_and_gcc
 def test_record_then_replay_a_fresh_program(tmp_path: Path) -> None:
-    src = tmp_path / "grow.c"
-    src.write_text(
+    bundle = _record(
+        tmp_path,
+        "grow",
         "#define _GNU_SOURCE\n#include <sys/mman.h>\n#include <string.h>\n"
         "int main(void){char *p = mmap(0, 4096, 3, 0x22, -1, 0); memset(p, 1, 4096);\n"
         "for (int i = 2; i < 40; i++) p = mremap(p, (i - 1) * 4096, i * 4096, 1);\n"
-        "munmap(p, 39 * 4096); return 0;}\n"
+        "munmap(p, 39 * 4096); return 0;}\n",
     )
-    exe = tmp_path / "grow"
-    subprocess.run(["gcc", "-O1", "-o", str(exe), str(src)], check=True)
-    bundle = tmp_path / "grow.bundle"
-    result = CliRunner().invoke(main, ["record", "-o", str(bundle), "--", str(exe)])
-    assert result.exit_code == 0, result.output
     replayed = CliRunner().invoke(main, ["replay", str(bundle)])
     assert replayed.exit_code == 0, replayed.output
     assert "(100.0%)" in replayed.output
@@ -233,15 +244,14 @@ def test_a_read_only_fd_gives_no_shared_writable_mapping(tmp_path: Path) -> None
     assert report.checked == 6 and report.mismatches == []
 
 
-@pytest.mark.skipif(
-    shutil.which("strace") is None or shutil.which("gcc") is None, reason="needs strace and gcc"
-)
+@needs_strace_and_gcc
 def test_recorded_opens_keep_their_access_mode(tmp_path: Path) -> None:
     """The same calls made for real: the kernel's answers are the model's."""
     data = tmp_path / "data"
     data.write_bytes(bytes(8192))
-    src = tmp_path / "modes.c"
-    src.write_text(
+    bundle = _record(
+        tmp_path,
+        "modes",
         "#include <fcntl.h>\n#include <sys/mman.h>\n"
         "int main(int argc, char **argv){int ro = open(argv[1], O_RDONLY | O_CLOEXEC);\n"
         "int rw = open(argv[1], O_RDWR), wo = open(argv[1], O_WRONLY);\n"
@@ -249,13 +259,9 @@ def test_recorded_opens_keep_their_access_mode(tmp_path: Path) -> None:
         "char *p = mmap(0, 8192, PROT_READ, MAP_SHARED, ro, 0);\n"
         "mprotect(p, 8192, PROT_READ | PROT_WRITE);\n"
         "mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0);\n"
-        "mmap(0, 8192, PROT_READ, MAP_PRIVATE, wo, 0); return 0;}\n"
+        "mmap(0, 8192, PROT_READ, MAP_PRIVATE, wo, 0); return 0;}\n",
+        str(data),
     )
-    exe = tmp_path / "modes"
-    subprocess.run(["gcc", "-O1", "-o", str(exe), str(src)], check=True)
-    bundle = tmp_path / "modes.bundle"
-    result = CliRunner().invoke(main, ["record", "-o", str(bundle), "--", str(exe), str(data)])
-    assert result.exit_code == 0, result.output
     log = bundle.read_text()
     assert log.count("EACCES") == 3  # shared writable and mprotect on ro, any map of wo
     report = replay_text(log)
