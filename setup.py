@@ -8,9 +8,15 @@ vmsim/_native.py).  The Makefile reads COMPILED to know when to rebuild.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 
 from setuptools import setup
+
+PACKAGE_DIR = os.path.join("src", "vmsim")
+# What each compiled module was built from, for vmsim/_native.py to compare with.
+MANIFEST = os.path.join(PACKAGE_DIR, "_compiled.json")
 
 COMPILED = [
     "lib/maple_tree.py",
@@ -43,10 +49,20 @@ COMPILED = [
 
 def ext_modules() -> list:
     if os.environ.get("VMSIM_COMPILE", "1") == "0":
+        if os.path.exists(MANIFEST):
+            os.remove(MANIFEST)
         return []
     from mypyc.build import mypycify
 
-    return mypycify([os.path.join("src", "vmsim", path) for path in COMPILED], opt_level="3")
+    sources = [os.path.join(PACKAGE_DIR, path) for path in COMPILED]
+    with open(MANIFEST, "w") as out:
+        json.dump({path: _digest(source) for path, source in zip(COMPILED, sources)}, out)
+    return mypycify(sources, opt_level="3")
+
+
+def _digest(path: str) -> str:
+    with open(path, "rb") as source:
+        return hashlib.sha256(source.read()).hexdigest()
 
 
 setup(ext_modules=ext_modules())

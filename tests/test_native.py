@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
+import json
 import os
 import subprocess
 import sys
@@ -19,19 +21,17 @@ SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 def test_a_source_edited_after_the_build_makes_its_module_stale(tmp_path: Path) -> None:
     package = tmp_path / "pkg"
     (package / "sub").mkdir(parents=True)
-    fresh, edited = package / "a.py", package / "sub" / "b.py"
-    for source in (fresh, edited):
-        source.write_text("")
-        os.utime(source, (1000, 1000))
-        extension = source.with_name(source.stem + SUFFIX)
-        extension.write_bytes(b"")
-        os.utime(extension, (2000, 2000))
-    os.utime(edited, (3000, 3000))
-    assert sorted(_native.extension_modules(package)) == [
-        fresh.with_name("a" + SUFFIX),
-        edited.with_name("b" + SUFFIX),
-    ]
-    assert _native.stale_modules(package) == [edited]
+    sources = {"a.py": "A = 1\n", "sub/b.py": "B = 2\n"}
+    for name, text in sources.items():
+        (package / name).write_text(text)
+        (package / name).with_suffix(SUFFIX).write_bytes(b"")
+    assert _native.stale_modules(package) == ["a.py", "sub/b.py"]  # no record of the build
+    digests = {name: hashlib.sha256(text.encode()).hexdigest() for name, text in sources.items()}
+    (package / _native.MANIFEST).write_text(json.dumps(digests))
+    assert _native.stale_modules(package) == []
+    (package / "sub" / "b.py").write_text("B = 3\n")
+    assert _native.stale_modules(package) == ["sub/b.py"]
+    assert len(_native.extension_modules(package)) == 2
 
 
 def _run(code: str, **env: str) -> str:

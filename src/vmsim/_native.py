@@ -1,18 +1,21 @@
 """Whether the model runs compiled, and the way back to its Python sources.
 
-setup.py builds the model's hot modules with mypyc; each extension module sits beside its
-source and Python prefers it.  A compiled module built from an older source would silently
-run old code, so when any source is newer than its extension (an edit since the last build,
-a checkout), or when VMSIM_PURE=1 asks for it, every module of the package is loaded from
-its source instead (``make`` rebuilds).  Tests that patch plain model functions need the
+setup.py builds the hot modules with mypyc; each extension module sits beside its source
+and Python prefers it.  A compiled module built from another version of its source would
+silently run other code, so setup.py records a digest of every source it compiled, and when
+a source no longer matches (an edit since the last build, a checkout), when the record is
+missing, or when VMSIM_PURE=1 asks for it, every module of the package is loaded from its
+source instead (``make`` rebuilds).  Tests that patch plain model functions need the
 sources: compiled code calls them directly, past any patch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import json
 import os
 import sys
 import warnings
@@ -22,6 +25,7 @@ from types import ModuleType
 
 PACKAGE = __name__.rpartition(".")[0]
 PACKAGE_DIR = Path(__file__).parent
+MANIFEST = "_compiled.json"  # written by setup.py: source path -> sha256 it was built from
 
 
 def extension_modules(package_dir: Path = PACKAGE_DIR) -> list[Path]:
@@ -30,18 +34,22 @@ def extension_modules(package_dir: Path = PACKAGE_DIR) -> list[Path]:
     return sorted(path for path in package_dir.rglob("*.so") if path.name.endswith(suffixes))
 
 
-def source_of(extension: Path) -> Path:
-    return extension.with_name(extension.name.split(".", 1)[0] + ".py")
-
-
-def stale_modules(package_dir: Path = PACKAGE_DIR) -> list[Path]:
-    """Sources edited since their compiled module was built."""
-    stale = []
-    for extension in extension_modules(package_dir):
-        source = source_of(extension)
-        if source.exists() and source.stat().st_mtime > extension.stat().st_mtime:
-            stale.append(source)
-    return stale
+def stale_modules(package_dir: Path = PACKAGE_DIR) -> list[str]:
+    """Sources that differ from the ones their compiled modules were built from (all of
+    them when the build left no record)."""
+    try:
+        built = json.loads((package_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return [
+            str(path.relative_to(package_dir).with_name(path.name.split(".", 1)[0] + ".py"))
+            for path in extension_modules(package_dir)
+        ]
+    return [
+        name
+        for name, digest in built.items()
+        if not (package_dir / name).exists()
+        or hashlib.sha256((package_dir / name).read_bytes()).hexdigest() != digest
+    ]
 
 
 class SourceFinder(importlib.abc.MetaPathFinder):
@@ -71,8 +79,8 @@ def choose() -> bool:
     else:
         stale = stale_modules()
         if stale:
-            names = ", ".join(str(path.relative_to(PACKAGE_DIR)) for path in stale[:3])
-            reason = f"{names}{', ...' if len(stale) > 3 else ''} changed since the build"
+            names = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
+            reason = f"{names} changed since the build"
     if not reason:
         return True
     if not any(isinstance(finder, SourceFinder) for finder in sys.meta_path):
