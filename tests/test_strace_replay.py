@@ -13,7 +13,7 @@ from vmsim import MAP_ANONYMOUS, MAP_PRIVATE, MREMAP_MAYMOVE, PROT_READ, PROT_WR
 from vmsim.cli import main
 from vmsim.process import Process
 from vmsim.replay import read_bundle, replay_text
-from vmsim.strace.parse import parse, value
+from vmsim.strace.parse import CALL, parse, plain_call, value
 
 DATA = Path(__file__).parent / "data"
 
@@ -48,6 +48,43 @@ def test_call_lines_in_every_format(line: str) -> None:
         -1,
         0,
     ]
+
+
+TRICKY = [
+    'openat(AT_FDCWD, "a) = 3", O_RDONLY) = 4',
+    "brk(NULL)                               = 0x555555559000",
+    "7 munmap(0x7f0000, 4096) = 0",
+    "mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 3, 0) = -1 EACCES (Permission denied)",
+    "[pid  7] munmap(0x7f0000, 4096) = 0",
+    "7 12:00:01.123 munmap(0x7f0000, 4096) = 0",
+    "umask(022) = 022",
+    'read(3, ""..., 10) = 10 <0.000012>',
+    "exit_group(0) = ?",
+    "x() = 0xzz",
+    "x()= 1",
+]
+
+
+def test_the_plain_line_reader_agrees_with_the_full_expression() -> None:
+    """plain_call() reads the commonest lines without the regular expression: wherever it
+    answers, CALL must read the same name, arguments and result from the line."""
+    lines = [
+        line
+        for path in DATA.glob("*.bundle")
+        for line in read_bundle(path.read_text())[1].splitlines()
+    ]
+    read = 0
+    for line in lines + TRICKY:
+        plain = plain_call(line)
+        if plain is None:
+            continue
+        match = CALL.match(line)
+        assert match is not None and not (match["pid"] or match["errno"] or match["retpath"])
+        pid = int(match["pid2"]) if match["pid2"] else None
+        assert plain == (pid, match["name"], match["args"], int(match["ret"], 0)), line
+        read += 1
+    assert read > len(lines) // 2  # most lines take the short way
+    assert [plain_call(line) is not None for line in TRICKY] == [True] * 3 + [False] * 8
 
 
 def test_errors_strings_fd_paths_signals_exits() -> None:

@@ -276,6 +276,10 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
             text = RELATIVE_TS.sub("", text, count=1)
         if not text or text.isspace():
             continue
+        plain = plain_call(text)
+        if plain is not None:
+            yield Event(number, plain[0], plain[1], None, plain[3], args_text=plain[2])
+            continue
         match = call_match(text)
         if match is not None:
             # Most lines are complete calls: one group() call fetches all they carry.
@@ -319,6 +323,47 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
             yield Event(number, _pid(match), "exit", [match["what"]])
             continue
         yield Event(number, None, "?", error=f"line {number}: cannot read {text[:80]!r}")
+
+
+def plain_call(text: str) -> tuple[int | None, str, str, int] | None:
+    """(pid, name, argument text, result) of the commonest line, ``name(args) = number``
+    with at most a bare pid in front (``strace -f -o``), read with string methods; None
+    for anything else, which CALL reads.  For every line it accepts it gives what CALL
+    gives, in a third of the time."""
+    pid = None
+    if text[:1].isdigit():
+        pid_text, _, text = text.partition(" ")
+        if not (pid_text.isdigit() and pid_text.isascii()):
+            return None  # a timestamp
+        pid = int(pid_text)
+        text = text.lstrip(" ")
+    eq = text.rfind(" = ")
+    if eq < 0:
+        return None
+    ret = text[eq + 3 :]
+    if ret.startswith("0x"):
+        if not (ret.isalnum() and ret.islower() and ret.isascii()):
+            return None
+        try:
+            value = int(ret, 16)
+        except ValueError:  # "0x" alone, or letters past f
+            return None
+    else:
+        digits = ret[1:] if ret.startswith("-") else ret
+        if not (digits.isdigit() and digits.isascii()) or (digits[0] == "0" and len(digits) > 1):
+            return None  # errno, -y path, -T time, or a leading 0 (octal: CALL's _ret)
+        value = int(ret)
+    head = text[:eq].rstrip(" ")
+    if not head.endswith(")"):
+        return None
+    paren = head.find("(")
+    name = head[:paren]
+    if paren < 1 or not _NAME.fullmatch(name):
+        return None  # a timestamp or [pid N] in front, or no call at all
+    return pid, name, head[paren + 1 : -1], value
+
+
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def _ret(ret: str) -> int | None:
