@@ -8,7 +8,9 @@ current call, and :func:`count` bumps a named counter.
 With no active trace the model runs its plain functions: :func:`traced` returns the
 function itself, and only while a trace is active do the package's modules hold
 recording versions instead (:func:`_install`).  Untraced runs, which are nearly all
-of them, so pay nothing for tracing, not even a wrapper call.
+of them, so pay nothing for tracing, not even a wrapper call.  Compiled (mypyc), a
+module calls a decorated function through its namespace rather than directly, which
+is what lets :func:`_install` rebind it there too.
 """
 
 from __future__ import annotations
