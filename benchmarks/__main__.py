@@ -225,8 +225,8 @@ def bench_replay() -> None:
     n = 100_000
     rate, peak = synthetic_replay_rate(n)
     print(
-        f"replay of a synthetic log ({n:,} memory calls, peak {peak:,} VMAs): "
-        f"{rate:,.0f} memory calls/s"
+        f"replay of a synthetic log ({n:,} memory calls, peak {peak:,} VMAs; best of 3 "
+        f"seeds): {rate:,.0f} memory calls/s"
     )
     if COMPILED:
         pure = subprocess.run(
@@ -253,17 +253,22 @@ PURE_REPLAY = (
 )
 
 
-def synthetic_replay_rate(n: int) -> tuple[float, int]:
-    """Memory calls per second replaying an n-call synthetic log, and its peak VMA count."""
+def synthetic_replay_rate(n: int, rounds: int = 3) -> tuple[float, int]:
+    """Memory calls per second replaying an n-call synthetic log, the best of ``rounds``
+    logs of different seeds (so that no round finds the previous one's lines already
+    read), and the first log's peak VMA count."""
     from benchmarks.synthetic import synthetic_log
     from vmsim.replay import replay_text
 
-    long_log = synthetic_log(n)
-    start = time.perf_counter()
-    report = replay_text(long_log)
-    replay_s = time.perf_counter() - start
-    assert report.checked == n and not report.mismatches and not report.bad_lines
-    return n / replay_s, report.peak_vmas
+    best, peak = 0.0, 0
+    for seed in range(1, rounds + 1):
+        long_log = synthetic_log(n, seed)
+        start = time.perf_counter()
+        report = replay_text(long_log)
+        replay_s = time.perf_counter() - start
+        assert report.checked == n and not report.mismatches and not report.bad_lines
+        best, peak = max(best, n / replay_s), peak or report.peak_vmas
+    return best, peak
 
 
 def _is_call(event: Event) -> bool:
