@@ -624,6 +624,12 @@ class MapleTree(Generic[T]):
         rslot = _pivot_offset(pivots, last, lslot)
         r_min = pivots[lslot - 1] + 1 if lslot else nmin
         r_max = pivots[rslot] if rslot < npiv else nmax
+        exact = lslot == rslot and r_min == first and r_max == last
+        if exact and entry is not None and slots[lslot] is not None:
+            # mas_wr_slot_store: another entry for the very same range (a VMA replaced by
+            # its modified copy); nothing else in the node changes.
+            slots[lslot] = entry
+            return True
         if entry is None:
             # mas_wr_extend_null: an erase takes in the empty ranges it touches, so that
             # empty ranges stay merged.
