@@ -42,6 +42,7 @@ COMPILED = [
     "strace/order.py",
     "strace/parse.py",
     "strace/tasks.py",
+    "process.py",
     "replay.py",
     "uapi.py",
 ]

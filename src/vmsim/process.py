@@ -137,10 +137,24 @@ class Process:
         (dup_mm()) and of the fd table, sharing the open files themselves."""
         from .kernel.fork import dup_mm
 
-        child = copy.copy(self)
+        child = self._shell()
         child.mm = dup_mm(self.mm)
+        child.files = self.files
         child.fds = dict(self.fds)
         return child
+
+    def _shell(self) -> Process:
+        """A process with this one's settings, its address space still to be given."""
+        return Process(gate_vma=self.gate_vma, strace=self.strace)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Process:
+        # The copy module cannot take compiled classes apart: each copies itself.
+        new = self._shell()
+        new.mm = copy.deepcopy(self.mm, memo)
+        new.files = copy.deepcopy(self.files, memo)
+        new.fds = copy.deepcopy(self.fds, memo)
+        memo[id(self)] = new
+        return new
 
     # -- files --------------------------------------------------------------------------
     def create_file(self, path: str, data: bytes = b"", size: int | None = None) -> Inode:
