@@ -78,9 +78,6 @@ class MapleArange64(MapleNode):  # struct maple_arange_64
         self.gaps = gaps
 
 
-Node = MapleNode
-
-
 def _pivot_offset(pivots: list[int], index: int, lo: int = 0) -> int:
     """The slot holding ``index``: the first whose pivot is not below it (bisect_left).
 
@@ -132,7 +129,7 @@ class _BigNode:  # struct maple_big_node
             self.pivots.append(pivot)
             slots.append(entry)
 
-    def push_child(self, pivot: int, child: Node, gap: int) -> None:
+    def push_child(self, pivot: int, child: MapleNode, gap: int) -> None:
         self.pivots.append(pivot)
         self.slots.append(child)
         self.gaps.append(gap)
@@ -149,7 +146,7 @@ class _BigNode:  # struct maple_big_node
             self.pivots.append(nmax)
             self.slots += slots[start:]
 
-    def append_node(self, node: Node, nmax: int) -> None:
+    def append_node(self, node: MapleNode, nmax: int) -> None:
         if isinstance(node, MapleLeaf64):
             self.copy_leaf(node, nmax, 0)
         else:
@@ -158,7 +155,7 @@ class _BigNode:  # struct maple_big_node
             self.slots += node.slots
             self.gaps += _gaps(node)
 
-    def prepend_node(self, node: Node, nmin: int, nmax: int) -> None:
+    def prepend_node(self, node: MapleNode, nmin: int, nmax: int) -> None:
         own_pivots, own_slots, own_gaps = self.pivots, self.slots, self.gaps
         self.pivots, self.slots, self.gaps = [], [], []
         self.min = nmin
@@ -183,7 +180,7 @@ class _BigNode:  # struct maple_big_node
             start = end + 1
         return gap
 
-    def make_node(self, a: int, b: int, leaf: bool) -> tuple[Node, int, int]:  # mab_mas_cp
+    def make_node(self, a: int, b: int, leaf: bool) -> tuple[MapleNode, int, int]:  # mab_mas_cp
         """Slots [a, b) as a new node: (node, its max, its largest gap)."""
         if leaf:
             leaf_node = MapleLeaf64(self.pivots[a : b - 1], self.slots[a:b])
@@ -233,12 +230,12 @@ def _mas_leaf_max_gap(node: MapleNode, nmin: int, nmax: int) -> int:  # mas_leaf
     return gap
 
 
-def _copy_node(node: Any, levels: int, memo: dict[int, Any]) -> Node:
+def _copy_node(node: MapleNode, levels: int, memo: dict[int, Any]) -> MapleNode:
     if not levels:
         slots = [None if e is None else deepcopy(e, memo) for e in node.slots]
         return MapleLeaf64(node.pivots[:], slots)
     children = [_copy_node(child, levels - 1, memo) for child in node.slots]
-    return MapleArange64(node.pivots[:], children, node.gaps[:])
+    return MapleArange64(node.pivots[:], children, _gaps(node)[:])
 
 
 def _mas_check_area(min: int, max: int, size: int) -> None:
@@ -255,7 +252,7 @@ class MapleTree(Generic[T]):
     def __init__(self) -> None:
         # An empty tree is one leaf holding one empty range over everything; the kernel
         # uses a NULL root instead, which would only add special cases here.
-        self._root: Node = MapleLeaf64([], [None])
+        self._root: MapleNode = MapleLeaf64([], [None])
         self._height = 1
         self._count = 0
         # Bumped by every store so that an iterator notices and re-walks (mas_pause).
@@ -589,7 +586,7 @@ class MapleTree(Generic[T]):
                 else:
                     self._mas_root_shrink()
                 return
-            new: list[tuple[Node, int, int]] = []
+            new: list[tuple[MapleNode, int, int]] = []
             a = 0
             for b in cuts:
                 new.append(big.make_node(a, b, leaf))
@@ -740,7 +737,7 @@ class MapleTree(Generic[T]):
             gaps[off] = gap
             gap = max(gaps)
 
-    def _mas_new_root(self, new: list[tuple[Node, int, int]]) -> None:
+    def _mas_new_root(self, new: list[tuple[MapleNode, int, int]]) -> None:
         """Install the nodes the old root's level was rebuilt into."""
         if len(new) == 1:
             self._root = new[0][0]
