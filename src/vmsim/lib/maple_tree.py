@@ -220,13 +220,14 @@ def _mas_leaf_max_gap(node: MapleNode, nmin: int, nmax: int) -> int:  # mas_leaf
     pivots, slots = node.pivots, node.slots
     npiv = len(pivots)
     gap = 0
-    i = -1
-    # Only the empty ranges matter, and a leaf holds few of them: jump from one to the next.
-    for _ in range(slots.count(None)):
-        i = slots.index(None, i + 1)
-        size = (pivots[i] if i < npiv else nmax) - (pivots[i - 1] + 1 if i else nmin) + 1
-        if size > gap:
-            gap = size
+    # Only the empty ranges matter: pivots (boxed integers to unbox) are read for those
+    # alone.  list.count and list.index would be quicker interpreted, but compiled code
+    # calls them as Python methods.
+    for i in range(len(slots)):
+        if slots[i] is None:
+            size = (pivots[i] if i < npiv else nmax) - (pivots[i - 1] + 1 if i else nmin) + 1
+            if size > gap:
+                gap = size
     return gap
 
 

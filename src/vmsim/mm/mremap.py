@@ -11,7 +11,6 @@ range).
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
 from enum import Enum
 
 from ..errors import syscall_error
@@ -59,21 +58,36 @@ class RemapType(Enum):  # enum mremap_type
     EXPAND = "expand"
 
 
-@dataclass
 class VmaRemapStruct:
     """struct vma_remap_struct: the whole state of one mremap() call."""
 
-    mm: MmStruct
-    addr: int
-    old_len: int
-    new_len: int
-    flags: int
-    new_addr: int
-    vma: VmAreaStruct | None = None
-    delta: int = 0
-    remap_type: RemapType = RemapType.INVALID
-    populate_expand: bool = False
-    charged: int = 0
+    # Not a dataclass: compiled, a dataclass's generated __init__ runs in the interpreter,
+    # and every mremap() builds one.
+    def __init__(
+        self,
+        mm: MmStruct,
+        addr: int,
+        old_len: int,
+        new_len: int,
+        flags: int,
+        new_addr: int,
+        vma: VmAreaStruct | None = None,
+        delta: int = 0,
+        remap_type: RemapType = RemapType.INVALID,
+        populate_expand: bool = False,
+        charged: int = 0,
+    ) -> None:
+        self.mm = mm
+        self.addr = addr
+        self.old_len = old_len
+        self.new_len = new_len
+        self.flags = flags
+        self.new_addr = new_addr
+        self.vma = vma
+        self.delta = delta
+        self.remap_type = remap_type
+        self.populate_expand = populate_expand
+        self.charged = charged
 
     def implies_new_addr(self) -> bool:  # vrm_implies_new_addr()
         return bool(self.flags & (MREMAP_FIXED | MREMAP_DONTUNMAP))
@@ -93,18 +107,20 @@ class VmaRemapStruct:
 # -- page tables ------------------------------------------------------------------------
 
 
-@dataclass
 class PagetableMoveControl:
     """struct pagetable_move_control: source and destination of a page-table move."""
 
-    old: VmAreaStruct
-    new: VmAreaStruct
-    old_addr: int
-    new_addr: int
-    len_in: int
-
-    def __post_init__(self) -> None:
-        self.old_end = self.old_addr + self.len_in
+    # Not a dataclass: compiled, a dataclass's generated __init__ runs in the interpreter,
+    # and every move builds one.
+    def __init__(
+        self, old: VmAreaStruct, new: VmAreaStruct, old_addr: int, new_addr: int, len_in: int
+    ) -> None:
+        self.old = old
+        self.new = new
+        self.old_addr = old_addr
+        self.new_addr = new_addr
+        self.len_in = len_in
+        self.old_end = old_addr + len_in
 
 
 def get_extent(pmc: PagetableMoveControl, size: int, mask: int) -> int:

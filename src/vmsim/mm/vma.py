@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from ..errors import syscall_error
 from ..fs.file import OpenFile
@@ -113,21 +112,36 @@ def vma_is_sealed(vma: VmAreaStruct) -> bool:
 # -- merging ----------------------------------------------------------------------------
 
 
-@dataclass
 class VmaMergeStruct:
     """struct vma_merge_struct: a proposed range and what it would look like."""
 
-    mm: MmStruct
-    prev: VmAreaStruct | None
-    middle: VmAreaStruct | None
-    next: VmAreaStruct | None
-    start: int
-    end: int
-    pgoff: int
-    vm_flags: int
-    file: OpenFile | None
-    anon_vma: AnonVma | None
-    just_expand: bool = False
+    # Not a dataclass: compiled, a dataclass's generated __init__ runs in the interpreter,
+    # and one of these is built for nearly every call.
+    def __init__(
+        self,
+        mm: MmStruct,
+        prev: VmAreaStruct | None,
+        middle: VmAreaStruct | None,
+        next: VmAreaStruct | None,
+        start: int,
+        end: int,
+        pgoff: int,
+        vm_flags: int,
+        file: OpenFile | None,
+        anon_vma: AnonVma | None,
+        just_expand: bool = False,
+    ) -> None:
+        self.mm = mm
+        self.prev = prev
+        self.middle = middle
+        self.next = next
+        self.start = start
+        self.end = end
+        self.pgoff = pgoff
+        self.vm_flags = vm_flags
+        self.file = file
+        self.anon_vma = anon_vma
+        self.just_expand = just_expand
 
 
 def is_mergeable_vma(vmg: VmaMergeStruct, vma: VmAreaStruct) -> bool:
@@ -482,17 +496,28 @@ def copy_vma(
 # -- the free-area search ---------------------------------------------------------------
 
 
-@dataclass
 class VmUnmappedAreaInfo:
     """struct vm_unmapped_area_info."""
 
-    length: int
-    low_limit: int
-    high_limit: int
-    align_mask: int = 0
-    align_offset: int = 0
-    start_gap: int = 0
-    topdown: bool = False
+    # Not a dataclass: compiled, a dataclass's generated __init__ runs in the interpreter,
+    # and every free-area search builds one.
+    def __init__(
+        self,
+        length: int,
+        low_limit: int,
+        high_limit: int,
+        align_mask: int = 0,
+        align_offset: int = 0,
+        start_gap: int = 0,
+        topdown: bool = False,
+    ) -> None:
+        self.length = length
+        self.low_limit = low_limit
+        self.high_limit = high_limit
+        self.align_mask = align_mask
+        self.align_offset = align_offset
+        self.start_gap = start_gap
+        self.topdown = topdown
 
 
 def _next_after_gap(mm: MmStruct, gap_end: int) -> VmAreaStruct | None:

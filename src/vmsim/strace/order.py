@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..fs.file import OpenFile
 from ..process import Process
@@ -25,11 +24,15 @@ MAX_GROUP = 8  # beyond this, log order
 MAX_TRIALS = 400
 
 
-@dataclass
 class Call:
-    event: Event
-    start: int  # log line where the call began
-    fds: dict[int, OpenFile]  # the fd table as it was when the call returned
+    """A memory call held back until its group's order is decided."""
+
+    # Not a dataclass: compiled, a dataclass's generated __init__ runs in the interpreter,
+    # and every memory call builds one.
+    def __init__(self, event: Event, start: int, fds: dict[int, OpenFile]) -> None:
+        self.event = event
+        self.start = start  # log line where the call began
+        self.fds = fds  # the fd table as it was when the call returned
 
 
 class ConcurrentCalls:
