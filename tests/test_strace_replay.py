@@ -136,6 +136,24 @@ def test_malformed_and_truncated_lines_are_reported_and_skipped() -> None:
     assert report.checked == 18 and not report.mismatches
 
 
+def test_calls_with_missing_arguments_are_reported_and_skipped() -> None:
+    """A line whose argument list lost its end still reads as a call; the replay names it
+    and goes on instead of failing."""
+    log = (
+        "mmap(NULL, 4096) = 0x7ffff7fb0000\n"
+        "munmap(0x7ffff7fb0000) = 0\n"
+        "mremap(0x7ffff7fb0000, 4096) = 0x7ffff7fb0000\n"
+        "mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7ffff7ffe000\n"
+    )
+    report = replay_text(log)
+    assert report.bad_lines == [
+        "line 1: mmap: 6 arguments expected, the line has 2",
+        "line 2: munmap: 2 arguments expected, the line has 1",
+        "line 3: mremap: 4 arguments expected, the line has 2",
+    ]
+    assert report.checked == 1 and not report.mismatches
+
+
 @pytest.mark.parametrize("bundle", ["seed.bundle", "python-buffers.bundle", "threads.bundle"])
 def test_recorded_programs_are_predicted_exactly(bundle: str) -> None:
     report = replay_text((DATA / bundle).read_text())

@@ -30,16 +30,12 @@ from .mm.mremap import sys_mremap
 from .mm.mseal import do_mseal
 from .mm.page import ZERO_PAGE
 from .strace import format as fmt
-from .uapi import O_RDWR, ULONG_MAX
+from .uapi import O_RDWR, ulong
 
 if TYPE_CHECKING:
     from .fs.exec import ExecImage
 
 DEFAULT_START_BRK = 0x555555559000  # end of a small PIE's bss with ASLR off
-
-
-def _u64(value: int) -> int:
-    return value & ULONG_MAX
 
 
 class Process:
@@ -192,7 +188,7 @@ class Process:
     def mmap(
         self, addr: int, length: int, prot: int, flags: int, fd: int = -1, offset: int = 0
     ) -> int:
-        addr, length, offset = addr & ULONG_MAX, length & ULONG_MAX, offset & ULONG_MAX
+        addr, length, offset = ulong(addr), ulong(length), ulong(offset)
         prot, flags = prot & 0xFFFFFFFF, flags & 0xFFFFFFFF
         if self.strace is None:
             return sys_mmap(self.mm, self.fds, addr, length, prot, flags, fd, offset)
@@ -203,7 +199,7 @@ class Process:
         )
 
     def munmap(self, addr: int, length: int) -> None:
-        addr, length = addr & ULONG_MAX, length & ULONG_MAX
+        addr, length = ulong(addr), ulong(length)
         if self.strace is None:
             sys_munmap(self.mm, addr, length)
         else:
@@ -214,25 +210,25 @@ class Process:
         self, old_address: int, old_size: int, new_size: int, flags: int = 0, new_address: int = 0
     ) -> int:
         args = (
-            old_address & ULONG_MAX,
-            old_size & ULONG_MAX,
-            new_size & ULONG_MAX,
+            ulong(old_address),
+            ulong(old_size),
+            ulong(new_size),
             flags & 0xFFFFFFFF,
-            new_address & ULONG_MAX,
+            ulong(new_address),
         )
         if self.strace is None:
             return sys_mremap(self.mm, *args)
         return self._strace(fmt.mremap_call(*args), True, lambda: sys_mremap(self.mm, *args))
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
-        args = (addr & ULONG_MAX, length & ULONG_MAX, prot & 0xFFFFFFFF)
+        args = (ulong(addr), ulong(length), prot & 0xFFFFFFFF)
         if self.strace is None:
             do_mprotect_pkey(self.mm, *args)
         else:
             self._strace(fmt.mprotect_call(*args), False, lambda: do_mprotect_pkey(self.mm, *args))
 
     def madvise(self, addr: int, length: int, advice: int) -> None:
-        args = (addr & ULONG_MAX, length & ULONG_MAX, advice & 0xFFFFFFFF)
+        args = (ulong(addr), ulong(length), advice & 0xFFFFFFFF)
         if self.strace is None:
             do_madvise(self.mm, *args)
         else:
@@ -240,13 +236,13 @@ class Process:
 
     def brk(self, addr: int) -> int:
         """The new break, or the current one when the kernel refuses (brk never fails)."""
-        addr &= ULONG_MAX
+        addr = ulong(addr)
         if self.strace is None:
             return sys_brk(self.mm, addr)
         return self._strace(fmt.brk_call(addr), True, lambda: sys_brk(self.mm, addr))
 
     def mseal(self, addr: int, length: int, flags: int = 0) -> None:
-        addr, length = addr & ULONG_MAX, length & ULONG_MAX
+        addr, length = ulong(addr), ulong(length)
         if self.strace is None:
             do_mseal(self.mm, addr, length, flags)
         else:
@@ -258,7 +254,7 @@ class Process:
 
         As in the kernel, a new RLIMIT_STACK does not move mmap_base: that was chosen at exec.
         """
-        self.mm.rlimits[resource] = (_u64(soft), _u64(hard))
+        self.mm.rlimits[resource] = (ulong(soft), ulong(hard))
 
     # -- memory -------------------------------------------------------------------------
     def read(self, addr: int, n: int) -> bytes:

@@ -23,7 +23,7 @@ from .process import Process
 from .strace.order import ConcurrentCalls
 from .strace.parse import Event, parse, string_arg
 from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, RLIMIT_CALLS, TaskTable
-from .uapi import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE, O_ACCMODE, O_RDWR, O_WRONLY
+from .uapi import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE, O_ACCMODE, O_RDWR, O_WRONLY, ulong
 
 __all__ = ["BUNDLE_MAGIC", "MEMORY_CALLS", "Replayer", "read_bundle", "replay_text"]
 
@@ -259,27 +259,41 @@ def _access_mode(event: Event, flags_arg: int) -> int:
 def _gives_logged(process: Process, event: Event) -> bool:
     """Would this call give the log's result in ``process``?"""
     try:
-        args = event.int_args()
+        return _call(process, event.name, event.int_args()) == _outcome(event)
     except (ValueError, IndexError):
         return True
-    return _call(process, event.name, args) == _outcome(event)
 
 
 def _outcome(event: Event) -> int | str:
     if event.errno is not None:
         return event.errno
-    return (event.ret or 0) & ((1 << 64) - 1)
+    return ulong(event.ret or 0)
+
+
+# The arguments each memory call needs: strace prints mremap's new_address only when
+# MREMAP_FIXED or MREMAP_DONTUNMAP is set.
+_ARITY = {"mmap": 6, "munmap": 2, "mremap": 4, "mprotect": 3, "madvise": 3, "brk": 1}
 
 
 def _call(p: Process, name: str, args: list[int]) -> int | str:
+    """Run one memory call: its result, or the name of the errno it failed with."""
+    if len(args) < _ARITY[name]:
+        raise ValueError(f"{_ARITY[name]} arguments expected, the line has {len(args)}")
     try:
+        # Spelled out call by call: compiled, a direct call hands over machine integers,
+        # where getattr() and *args would go through the interpreter's calling protocol.
         if name == "mmap":
-            return p.mmap(*args[:6])
+            return p.mmap(args[0], args[1], args[2], args[3], args[4], args[5])
         if name == "mremap":
-            return p.mremap(*args[:5])
+            return p.mremap(args[0], args[1], args[2], args[3], args[4] if len(args) > 4 else 0)
         if name == "brk":
             return p.brk(args[0])
-        getattr(p, name)(*args[:3])
+        if name == "munmap":
+            p.munmap(args[0], args[1])
+        elif name == "mprotect":
+            p.mprotect(args[0], args[1], args[2])
+        else:
+            p.madvise(args[0], args[1], args[2])
         return 0
     except OSError as err:
         return errno_mod.errorcode.get(err.errno or 0, str(err.errno))

@@ -80,18 +80,31 @@ O_ACCMODE: Final = 0o3
 
 PAGE_SHIFT: Final = 12
 PAGE_SIZE: Final = 1 << PAGE_SHIFT
+# The masks are negative numbers: the same bits as the kernel's for any unsigned long,
+# and compiled code applies them without a big-integer operation.
 PAGE_MASK: Final = ~(PAGE_SIZE - 1)
 PMD_SHIFT: Final = 21
 PMD_SIZE: Final = 1 << PMD_SHIFT
-PMD_MASK: Final = ~(PMD_SIZE - 1) & ((1 << 64) - 1)
+PMD_MASK: Final = ~(PMD_SIZE - 1)
 PUD_SHIFT: Final = 30
 PUD_SIZE: Final = 1 << PUD_SHIFT
-PUD_MASK: Final = ~(PUD_SIZE - 1) & ((1 << 64) - 1)
+PUD_MASK: Final = ~(PUD_SIZE - 1)
 PGDIR_SHIFT: Final = 39
 PGDIR_SIZE: Final = 1 << PGDIR_SHIFT
 ULONG_MAX: Final = (1 << 64) - 1
 
 
+# The largest integer compiled code keeps unboxed (mypyc's tagged integers have 63 bits).
+# Comparing or masking a larger one takes a slow general path, so the helpers below test
+# against this first: addresses and sizes are nearly always below it.
+SMALL_INT_MAX: Final = (1 << 62) - 1
+
+
+def ulong(value: int) -> int:
+    """The unsigned long a C argument becomes (-1 is ULONG_MAX)."""
+    return value if 0 <= value <= SMALL_INT_MAX else value & ULONG_MAX
+
+
 def page_align(n: int) -> int:
     """PAGE_ALIGN() on an unsigned long: wraps to 0 above ULONG_MAX - 4095."""
-    return (n + PAGE_SIZE - 1) & PAGE_MASK & ULONG_MAX
+    return ulong((n + PAGE_SIZE - 1) & PAGE_MASK)

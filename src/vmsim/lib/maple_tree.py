@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from copy import deepcopy
 from typing import Any, Final, Generic, TypeVar, cast
 
+from ..uapi import SMALL_INT_MAX
+
 T = TypeVar("T")
 
 ULONG_MAX: Final = (1 << 64) - 1
@@ -91,6 +93,15 @@ def _pivot_offset(pivots: list[int], index: int, lo: int = 0) -> int:
         else:
             hi = mid
     return lo
+
+
+def _max_gap(gaps: list[int]) -> int:
+    # A loop rather than max(), which compiled code calls through the interpreter.
+    gap = 0
+    for g in gaps:
+        if g > gap:
+            gap = g
+    return gap
 
 
 def _gaps(node: MapleNode) -> list[int]:
@@ -189,7 +200,7 @@ class _BigNode:  # struct maple_big_node
         return (
             MapleArange64(self.pivots[a : b - 1], self.slots[a:b], gaps),
             self.pivots[b - 1],
-            max(gaps),
+            _max_gap(gaps),
         )
 
 
@@ -231,6 +242,18 @@ def _mas_leaf_max_gap(node: MapleNode, nmin: int, nmax: int) -> int:  # mas_leaf
     return gap
 
 
+def _splice(items: list[Any], at: int, count: int, new: list[Any]) -> None:
+    """``items[at : at + count] = new``, an element at a time: compiled, element stores,
+    inserts and pops are native list operations, a slice assignment is not."""
+    n = len(new)
+    for j in range(min(count, n)):
+        items[at + j] = new[j]
+    for j in range(count, n):
+        items.insert(at + j, new[j])
+    for _ in range(n, count):
+        items.pop(at + n)
+
+
 def _copy_node(node: MapleNode, levels: int, memo: dict[int, Any]) -> MapleNode:
     if not levels:
         slots = [None if e is None else deepcopy(e, memo) for e in node.slots]
@@ -239,9 +262,15 @@ def _copy_node(node: MapleNode, levels: int, memo: dict[int, Any]) -> MapleNode:
     return MapleArange64(node.pivots[:], children, _gaps(node)[:])
 
 
+def _above_ulong(index: int) -> bool:
+    # Compiled, comparing with ULONG_MAX is a big-integer comparison: nearly every index
+    # is settled by the first, cheap one.
+    return index > SMALL_INT_MAX and index > ULONG_MAX
+
+
 def _mas_check_area(min: int, max: int, size: int) -> None:
     # The same argument checks as mas_empty_area / mas_empty_area_rev.
-    if min > max or size == 0 or max - min < size - 1 or min < 0 or max > ULONG_MAX:
+    if min > max or size == 0 or max - min < size - 1 or min < 0 or _above_ulong(max):
         raise MapleError(errno.EINVAL)
 
 
@@ -417,28 +446,32 @@ class MapleTree(Generic[T]):
         self._leaf, self._leaf_seq = (node, nmin, nmax), self._seq
         return self._leaf
 
-    def find(self, index: int, max: int = ULONG_MAX) -> tuple[int, int, T] | None:  # mt_find
-        """The first entry whose range meets [index, max]: (first, last, entry)."""
-        if index > max:
+    def find(self, index: int, max: int | None = None) -> tuple[int, int, T] | None:  # mt_find
+        """The first entry whose range meets [index, max]: (first, last, entry).  No
+        ``max`` means ULONG_MAX, which compiled code could only compare as a big integer."""
+        if max is not None and index > max:
             return None
         node, nmin, nmax = self._leaf_of(index)
         pivots, slots = node.pivots, node.slots
         off = _pivot_offset(pivots, index)
         npiv = len(pivots)
-        # Empty ranges are never adjacent, so the range holding ``index`` or the one after
-        # it holds an entry unless the leaf ends: the search almost always stops here.
-        for i in (off, off + 1):
-            if i > npiv:
-                break
-            first = pivots[i - 1] + 1 if i else nmin
-            if first > max:
+        entry = slots[off]
+        if entry is not None:
+            return (
+                (pivots[off - 1] + 1 if off else nmin),
+                (pivots[off] if off < npiv else nmax),
+                entry,
+            )
+        # Empty ranges are never adjacent, so the range after an empty one holds an entry
+        # unless the leaf ends there: the search almost always stops here.
+        if off < npiv:
+            first = pivots[off] + 1
+            if max is not None and first > max:
                 return None
-            entry = slots[i]
-            if entry is not None:
-                return first, (pivots[i] if i < npiv else nmax), entry
-        if nmax >= max:
+            return first, (pivots[off + 1] if off + 1 < npiv else nmax), slots[off + 1]
+        if max is not None and nmax >= max or nmax == ULONG_MAX:
             return None
-        return next(self.iter_range(nmax + 1, max), None)
+        return next(self.iter_range(nmax + 1, ULONG_MAX if max is None else max), None)
 
     def find_prev(self, index: int, min: int = 0) -> tuple[int, int, T] | None:  # mas_find_rev
         """The last entry whose range meets [min, index]: (first, last, entry)."""
@@ -477,7 +510,7 @@ class MapleTree(Generic[T]):
     # -- storing ----------------------------------------------------------------------
     def store_range(self, first: int, last: int, entry: T | None) -> None:  # mtree_store_range
         """Make [first, last] hold ``entry`` (None erases), cutting back what overlaps."""
-        if first < 0 or first > last or last > ULONG_MAX:
+        if first < 0 or first > last or _above_ulong(last):
             raise MapleError(errno.EINVAL)
         self._mas_wr_store_entry(first, last, entry)
 
@@ -578,7 +611,7 @@ class MapleTree(Generic[T]):
                     gap = big.leaf_gap(0, len(big.slots))
                 else:
                     cast(MapleArange64, node).gaps = big.gaps
-                    gap = max(big.gaps)
+                    gap = _max_gap(big.gaps)
                 big.pivots.pop()  # a node keeps its max in the parent, not in itself
                 node.pivots = big.pivots
                 node.slots = big.slots
@@ -659,13 +692,14 @@ class MapleTree(Generic[T]):
             n < MAPLE_RANGE64_MIN or (rslot == npiv and new_slots[-1] is None and nmax != ULONG_MAX)
         ):
             return False  # mas_rebalance, or a leaf that may not end empty takes in the next
-        old = slots[lslot : rslot + 1]
-        old_empty = old.count(None)
-        self._count += len(new_slots) - new_slots.count(None) - (len(old) - old_empty)
-        slots[lslot : rslot + 1] = new_slots
+        replaced = rslot - lslot + 1
+        old_empty = slots[lslot : rslot + 1].count(None)
+        self._count += len(new_slots) - new_slots.count(None) - (replaced - old_empty)
+        _splice(slots, lslot, replaced, new_slots)
         if rslot == npiv:
             new_pivots.pop()  # the last slot ends at the node's max, kept by the parent
-        pivots[lslot : rslot + 1] = new_pivots
+            replaced -= 1
+        _splice(pivots, lslot, replaced, new_pivots)
         if leaf_level and (old_empty or entry is None):
             self._mas_update_gap(path, leaf_level, _mas_leaf_max_gap(node, nmin, nmax))
         return True
@@ -736,7 +770,7 @@ class MapleTree(Generic[T]):
             if gaps[off] == gap:
                 return
             gaps[off] = gap
-            gap = max(gaps)
+            gap = _max_gap(gaps)
 
     def _mas_new_root(self, new: list[tuple[MapleNode, int, int]]) -> None:
         """Install the nodes the old root's level was rebuilt into."""

@@ -28,6 +28,7 @@ from ..uapi import (
     PUD_MASK,
     PUD_SIZE,
     page_align,
+    ulong,
 )
 from . import vma as vmalib
 from .gup import mm_populate
@@ -139,7 +140,7 @@ def can_align_down(mm: MmStruct, vma: VmAreaStruct, addr_to_align: int, mask: in
 
 def try_realign_addr(mm: MmStruct, pmc: PagetableMoveControl, mask: int) -> None:
     """Start the move on a PMD boundary when nothing else lives below the range."""
-    align_mask = ~mask & ((1 << 64) - 1)
+    align_mask = ulong(~mask)
     old_align = pmc.old_addr & align_mask
     new_align = pmc.new_addr & align_mask
     if pmc.len_in < align_mask + 1 - old_align or old_align == 0 or old_align != new_align:

@@ -200,11 +200,32 @@ def int_args(text: str) -> list[int]:
     over (``NULL, 4096, PROT_READ|PROT_WRITE, ...``): each distinct list is read once."""
     values = _INT_ARGS.get(text)
     if values is None:
-        values = [_number(a) for a in split_args(text)]
+        values = _plain_int_args(text)
+        if values is None:
+            values = [_number(a) for a in split_args(text)]
         if len(_INT_ARGS) >= 65536:
             _INT_ARGS.clear()
         _INT_ARGS[text] = values
     return values[:]
+
+
+def _plain_int_args(text: str) -> list[int] | None:
+    """The numbers of a list of plain numbers, NULL and flag sets, as nearly every memory
+    call has; None for anything else (a string, an fd's -y path, a structure, -X verbose),
+    which split_args() must take apart.  A token holding any of the characters that make
+    a list structured fails every test below, so splitting at every comma is safe here."""
+    values = []
+    for token in text.split(","):
+        token = token.strip()
+        if token.startswith("0x") and token.isalnum():
+            values.append(int(token, 16))
+        elif token.isdigit() and token[0] != "0":
+            values.append(int(token))
+        elif token.replace("_", "").replace("|", "").lstrip("-").isalnum():
+            values.append(value(token))  # flags, NULL, 0, -1
+        else:
+            return None
+    return values
 
 
 def _number(token: str) -> int:
@@ -332,25 +353,22 @@ def plain_call(text: str) -> tuple[int | None, str, str, int] | None:
     gives, in a third of the time."""
     pid = None
     if text[:1].isdigit():
-        pid_text, _, text = text.partition(" ")
-        if not (pid_text.isdigit() and pid_text.isascii()):
+        space = text.find(" ")
+        if space < 0 or not _is_decimal(text[:space]):
             return None  # a timestamp
-        pid = int(pid_text)
-        text = text.lstrip(" ")
+        pid = int(text[:space])
+        text = text[space + 1 :].lstrip(" ")
     eq = text.rfind(" = ")
     if eq < 0:
         return None
     ret = text[eq + 3 :]
     if ret.startswith("0x"):
-        if not (ret.isalnum() and ret.islower() and ret.isascii()):
+        if not _is_hex(ret[2:]):
             return None
-        try:
-            value = int(ret, 16)
-        except ValueError:  # "0x" alone, or letters past f
-            return None
+        value = int(ret, 16)
     else:
         digits = ret[1:] if ret.startswith("-") else ret
-        if not (digits.isdigit() and digits.isascii()) or (digits[0] == "0" and len(digits) > 1):
+        if not _is_decimal(digits) or (digits[0] == "0" and len(digits) > 1):
             return None  # errno, -y path, -T time, or a leading 0 (octal: CALL's _ret)
         value = int(ret)
     head = text[:eq].rstrip(" ")
@@ -358,12 +376,38 @@ def plain_call(text: str) -> tuple[int | None, str, str, int] | None:
         return None
     paren = head.find("(")
     name = head[:paren]
-    if paren < 1 or not _NAME.fullmatch(name):
+    if paren < 1 or not _is_name(name):
         return None  # a timestamp or [pid N] in front, or no call at all
     return pid, name, head[paren + 1 : -1], value
 
 
-_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+# Character classes checked code point by code point: compiled, that is a native loop,
+# where isascii(), islower() or a regular expression would call into the interpreter.
+def _is_decimal(text: str) -> bool:
+    """Non-empty, and ASCII digits only."""
+    for i in range(len(text)):
+        c = ord(text[i])
+        if c < 48 or c > 57:  # 0-9
+            return False
+    return bool(text)
+
+
+def _is_hex(text: str) -> bool:
+    """Non-empty, and lower-case hexadecimal digits only."""
+    for i in range(len(text)):
+        c = ord(text[i])
+        if (c < 48 or c > 57) and (c < 97 or c > 102):  # 0-9, a-f
+            return False
+    return bool(text)
+
+
+def _is_name(text: str) -> bool:
+    """A system call's name: [a-z_][a-z0-9_]*."""
+    for i in range(len(text)):
+        c = ord(text[i])
+        if (c < 97 or c > 122) and c != 95 and (c < 48 or c > 57 or not i):  # a-z, _, 0-9
+            return False
+    return bool(text)
 
 
 def _ret(ret: str) -> int | None:
