@@ -51,7 +51,8 @@ class Mismatch:
 
 @dataclass
 class ReplayReport:
-    calls: Counter[str] = field(default_factory=Counter)
+    # A plain dict: compiled, a Counter's item update is a generic Python operation.
+    calls: dict[str, int] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     mismatches: list[Mismatch] = field(default_factory=list)
     bad_lines: list[str] = field(default_factory=list)
@@ -200,7 +201,8 @@ class Replayer:
 
     def on_memory_call(self, event: Event) -> None:
         report = self.report
-        report.calls[event.name] += 1
+        calls = report.calls
+        calls[event.name] = calls.get(event.name, 0) + 1
         args = event.int_args()
         logged = _outcome(event)
         model = _call(self.process, event.name, args)
@@ -277,8 +279,9 @@ _ARITY = {"mmap": 6, "munmap": 2, "mremap": 4, "mprotect": 3, "madvise": 3, "brk
 
 def _call(p: Process, name: str, args: list[int]) -> int | str:
     """Run one memory call: its result, or the name of the errno it failed with."""
-    if len(args) < _ARITY[name]:
-        raise ValueError(f"{_ARITY[name]} arguments expected, the line has {len(args)}")
+    need = _ARITY[name]
+    if len(args) < need:
+        raise ValueError(f"{need} arguments expected, the line has {len(args)}")
     try:
         # Spelled out call by call: compiled, a direct call hands over machine integers,
         # where getattr() and *args would go through the interpreter's calling protocol.

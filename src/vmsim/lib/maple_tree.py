@@ -277,7 +277,18 @@ def _mas_check_area(min: int, max: int, size: int) -> None:
 class MapleTree(Generic[T]):
     """A maple tree of non-None entries over inclusive index ranges."""
 
-    __slots__ = ("_root", "_height", "_count", "_seq", "visited", "_leaf", "_leaf_seq")
+    __slots__ = (
+        "_root",
+        "_height",
+        "_count",
+        "_seq",
+        "_shape",
+        "visited",
+        "_leaf",
+        "_leaf_shape",
+        "_path",
+        "_path_shape",
+    )
 
     def __init__(self) -> None:
         # An empty tree is one leaf holding one empty range over everything; the kernel
@@ -287,13 +298,20 @@ class MapleTree(Generic[T]):
         self._count = 0
         # Bumped by every store so that an iterator notices and re-walks (mas_pause).
         self._seq = 0
+        # Bumped by every store that replaces nodes (a split, a rebalance, a spanning
+        # store) rather than rewriting one leaf in place: until then every node stays
+        # where it is, with the same bounds, however its leaf's contents change.
+        self._shape = 0
         # Nodes examined by gap searches, cumulative: a cheap probe for cost tests.
         self.visited = 0
-        # The leaf the last lookup reached, good until the next store: the lookups of one
-        # call (the VMA below, the one at or above, the overlap) mostly land in the same
-        # leaf, as a kernel ma_state stays where its walk ended.
+        # Where the last lookup and the last store ended, good while the shape holds: the
+        # lookups and stores of one call (the VMA below, the one at or above, the split,
+        # the new range) mostly land in the same leaf, as a kernel ma_state stays where
+        # its walk ended.
         self._leaf: tuple[MapleNode, int, int] = (self._root, 0, ULONG_MAX)
-        self._leaf_seq = -1
+        self._leaf_shape = -1
+        self._path: list[Frame] = []
+        self._path_shape = -1
 
     def __len__(self) -> int:
         return self._count
@@ -431,7 +449,7 @@ class MapleTree(Generic[T]):
     def _leaf_of(self, index: int) -> tuple[MapleNode, int, int]:  # mas_walk, down to the leaf
         """The leaf whose span holds ``index``, with that span's first and last index."""
         leaf = self._leaf
-        if self._leaf_seq == self._seq and leaf[1] <= index <= leaf[2]:
+        if self._leaf_shape == self._shape and leaf[1] <= index <= leaf[2]:
             return leaf
         node: MapleNode = self._root
         nmin, nmax = 0, ULONG_MAX
@@ -443,8 +461,23 @@ class MapleTree(Generic[T]):
             if off < len(pivots):
                 nmax = pivots[off]
             node = node.slots[off]
-        self._leaf, self._leaf_seq = (node, nmin, nmax), self._seq
+        self._leaf, self._leaf_shape = (node, nmin, nmax), self._shape
         return self._leaf
+
+    def _mas_store_path(self, index: int) -> list[Frame]:  # mas_wr_walk, for a store
+        """The path to the leaf holding ``index``: the last store's path when its leaf
+        still holds it, with only the slot found again, else a fresh walk."""
+        path = self._path
+        if self._path_shape == self._shape:
+            node, nmin, nmax, _ = path[-1]
+            if nmin <= index <= nmax:
+                path[-1] = (node, nmin, nmax, _pivot_offset(node.pivots, index))
+                return path
+        path = self._mas_wr_walk(index, self._height - 1)
+        self._path, self._path_shape = path, self._shape
+        node, nmin, nmax, _ = path[-1]
+        self._leaf, self._leaf_shape = (node, nmin, nmax), self._shape
+        return path
 
     def find(self, index: int, max: int | None = None) -> tuple[int, int, T] | None:  # mt_find
         """The first entry whose range meets [index, max]: (first, last, entry).  No
@@ -558,10 +591,12 @@ class MapleTree(Generic[T]):
         """
         self._seq += 1
         leaf_level = self._height - 1
-        lpath = self._mas_wr_walk(first, leaf_level)
+        lpath = self._mas_store_path(first)
         lnode, lmin, lmax, lslot = lpath[-1]
         if last <= lmax and self._mas_wr_node_store(lpath, first, last, entry):
             return
+        # Nodes are about to be replaced: no walk may end in the old ones any more.
+        self._shape += 1
         if last <= lmax:
             rslot = _pivot_offset(lnode.pivots, last)
             rpath = list(lpath)
