@@ -20,6 +20,7 @@ MANIFEST = os.path.join(PACKAGE_DIR, "_compiled.json")
 
 COMPILED = [
     "lib/maple_tree.py",
+    "lib/memo_copy.py",
     "arch/x86/mmap.py",
     "arch/x86/pgtable.py",
     "mm/debug.py",

@@ -13,7 +13,8 @@ from vmsim import MAP_ANONYMOUS, MAP_PRIVATE, MREMAP_MAYMOVE, PROT_READ, PROT_WR
 from vmsim.cli import main
 from vmsim.process import Process
 from vmsim.replay import read_bundle, replay_text
-from vmsim.strace.parse import CALL, parse, plain_call, value
+from vmsim.strace.parse import CALL, int_args, parse, plain_call, split_args, value
+from vmsim.strace.tasks import MEMORY_CALLS
 
 DATA = Path(__file__).parent / "data"
 
@@ -85,6 +86,41 @@ def test_the_plain_line_reader_agrees_with_the_full_expression() -> None:
         read += 1
     assert read > len(lines) // 2  # most lines take the short way
     assert [plain_call(line) is not None for line in TRICKY] == [True] * 3 + [False] * 8
+
+
+ARG_LISTS = [
+    '"a,b", 3',
+    "3</tmp/a,b>, 4096",
+    "0x1000, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0",
+    "0x3 /* PROT_READ|PROT_WRITE */, 0",
+    "NULL, 010",
+    "",
+    "[1, 2], 3",
+]
+
+
+def test_the_plain_argument_reader_agrees_with_the_splitter() -> None:
+    """int_args() reads plain lists of numbers and flags by splitting at every comma:
+    wherever a list can be read as numbers, it must give what split_args() and value()
+    give."""
+    matches = [
+        CALL.match(line)
+        for path in DATA.glob("*.bundle")
+        for line in read_bundle(path.read_text())[1].splitlines()
+    ]
+    lists = [match["args"] for match in matches if match is not None]
+    compared = 0
+    for text in lists + ARG_LISTS:
+        try:
+            expected = [value(token) for token in split_args(text)]
+        except ValueError:
+            with pytest.raises(ValueError):
+                int_args(text)
+            continue
+        assert int_args(text) == expected, text
+        compared += 1
+    memory_calls = [m for m in matches if m is not None and m["name"] in MEMORY_CALLS]
+    assert compared >= len(memory_calls) > 100  # every memory call's list among them
 
 
 def test_errors_strings_fd_paths_signals_exits() -> None:

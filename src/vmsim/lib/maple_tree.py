@@ -28,10 +28,10 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Iterator
-from copy import deepcopy
 from typing import Any, Final, Generic, TypeVar, cast
 
 from ..uapi import SMALL_INT_MAX
+from .memo_copy import deepcopy_memo
 
 T = TypeVar("T")
 
@@ -256,7 +256,7 @@ def _splice(items: list[Any], at: int, count: int, new: list[Any]) -> None:
 
 def _copy_node(node: MapleNode, levels: int, memo: dict[int, Any]) -> MapleNode:
     if not levels:
-        slots = [None if e is None else deepcopy(e, memo) for e in node.slots]
+        slots = [deepcopy_memo(e, memo) for e in node.slots]
         return MapleLeaf64(node.pivots[:], slots)
     children = [_copy_node(child, levels - 1, memo) for child in node.slots]
     return MapleArange64(node.pivots[:], children, _gaps(node)[:])

@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 import itertools
-from copy import deepcopy
-from dataclasses import dataclass, field, fields
-from typing import Any, Final, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 from ..arch.x86.pgtable import PageTables
 from ..fs.file import OpenFile
 from ..lib.maple_tree import MapleTree
+from ..lib.memo_copy import copy_fields, deepcopy_memo
 from ..uapi import PAGE_SHIFT
 from .vm_flags import VM_GROWSDOWN
 
@@ -40,7 +40,7 @@ class AnonVma:
 
     def __deepcopy__(self, memo: dict[int, Any]) -> AnonVma:
         # The copy module cannot take compiled classes apart: each copies itself.
-        new = AnonVma(deepcopy(self.parent, memo))
+        new = AnonVma(deepcopy_memo(self.parent, memo))
         new.id = self.id
         memo[id(self)] = new
         return new
@@ -86,8 +86,9 @@ class VmAreaStruct:
         # Field by field: the generic copy costs several times more, and whole address
         # spaces are copied to try out orders of overlapping calls.
         new = self.dup()
-        new.vm_file = deepcopy(self.vm_file, memo)
-        new.anon_vma = deepcopy(self.anon_vma, memo)
+        # The open file stays shared, as a forked child's VMA maps its parent's.
+        new.vm_file = self.vm_file
+        new.anon_vma = deepcopy_memo(self.anon_vma, memo)
         memo[id(self)] = new
         return new
 
@@ -123,7 +124,7 @@ class KernelConfig:
     overcommit_memory: int = 0
 
     def __deepcopy__(self, memo: dict[int, Any]) -> KernelConfig:
-        return _copy_fields(self, memo)
+        return copy_fields(self, memo)
 
 
 @dataclass
@@ -134,7 +135,7 @@ class Credentials:
     cap_ipc_lock: bool = True
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Credentials:
-        return _copy_fields(self, memo)
+        return copy_fields(self, memo)
 
 
 RLIM_INFINITY: Final = (1 << 64) - 1
@@ -196,19 +197,7 @@ class MmStruct:
         return self.rlimits[resource][1]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> MmStruct:
-        return _copy_fields(self, memo)
-
-
-D = TypeVar("D")
-
-
-def _copy_fields(obj: D, memo: dict[int, Any]) -> D:
-    """A deep copy of a dataclass, field by field (the copy module cannot take a compiled
-    class apart)."""
-    values = {f.name: deepcopy(getattr(obj, f.name), memo) for f in fields(obj)}  # type: ignore[arg-type]
-    new = type(obj)(**values)
-    memo[id(obj)] = new
-    return new
+        return copy_fields(self, memo)
 
 
 def vm_start_gap(vma: VmAreaStruct, stack_guard_gap: int) -> int:

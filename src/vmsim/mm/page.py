@@ -7,7 +7,6 @@ page is a single object that is never counted in Rss.
 
 from __future__ import annotations
 
-from copy import deepcopy
 from typing import TYPE_CHECKING, Any
 
 from ..uapi import PAGE_SIZE
@@ -51,7 +50,7 @@ class Page:
         # copies would count in Rss.
         if self is ZERO_PAGE:
             return self
-        new = Page(self.anon, deepcopy(self.inode, memo), self.index)
+        new = Page(self.anon, self.inode, self.index)  # the file's page cache is shared
         new.copy_from(self)
         new.mapcount, new.dirty, new.lazyfree = self.mapcount, self.dirty, self.lazyfree
         memo[id(self)] = new

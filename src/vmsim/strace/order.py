@@ -132,10 +132,4 @@ class ConcurrentCalls:
 
 def _copy(process: Process) -> Process:
     """A copy of the address space to try calls on; files and inodes stay shared."""
-    memo: dict[int, object] = {id(process.files): process.files}
-    for inode in process.files.values():
-        memo[id(inode)] = inode
-    for file in [*process.fds.values(), *(vma.vm_file for vma in process.vmas())]:
-        if file is not None:
-            memo[id(file)] = file
-    return copy.deepcopy(process, memo)
+    return copy.deepcopy(process)
