@@ -13,7 +13,19 @@ from vmsim import MAP_ANONYMOUS, MAP_PRIVATE, MREMAP_MAYMOVE, PROT_READ, PROT_WR
 from vmsim.cli import main
 from vmsim.process import Process
 from vmsim.replay import read_bundle, replay_text
-from vmsim.strace.parse import CALL, int_args, parse, plain_call, split_args, value
+from vmsim.strace.parse import (
+    CALL,
+    RESUMED,
+    UNFINISHED,
+    _pid,
+    int_args,
+    parse,
+    plain_call,
+    plain_resumed,
+    plain_unfinished,
+    split_args,
+    value,
+)
 from vmsim.strace.tasks import MEMORY_CALLS
 
 DATA = Path(__file__).parent / "data"
@@ -86,6 +98,51 @@ def test_the_plain_line_reader_agrees_with_the_full_expression() -> None:
         read += 1
     assert read > len(lines) // 2  # most lines take the short way
     assert [plain_call(line) is not None for line in TRICKY] == [True] * 3 + [False] * 8
+
+
+UNFINISHED_TRICKY = [
+    "16745 rseq(0x7ffff7dd1fe0, 0x20, 0, 0x53053053 <unfinished ...>",
+    "getpid( <unfinished ...>",
+    "[pid  7] munmap(0x7f0000, 4096 <unfinished ...>",
+    "7 12:00:01.123 munmap(0x7f0000, 4096 <unfinished ...>",
+    "munmap(0x7f0000, 4096 <unfinished ...>  ",
+    "munmap(0x7f0000, 4096) = 3<unfinished ...>",
+    "16745 <... rseq resumed>)               = 0",
+    "<... mmap resumed> , 0) = 0x7f0000",
+    "7 <... mmap resumed>) = -1 ENOMEM (Cannot allocate memory)",
+    "[pid 7] <... mmap resumed>) = 0x7f0000",
+    "<... mmap resumed>) = 0x7f0000 <0.000012>",
+    "<... 1mmap resumed>) = 0",
+]
+
+
+def test_the_plain_unfinished_and_resumed_readers_agree_with_the_expressions() -> None:
+    """plain_unfinished() and plain_resumed() read threads' split calls without the
+    regular expressions: wherever they answer, UNFINISHED or RESUMED must read the same
+    pid, name, arguments and result."""
+    lines = [
+        line
+        for path in DATA.glob("*.bundle")
+        for line in read_bundle(path.read_text())[1].splitlines()
+    ] + UNFINISHED_TRICKY
+    read = []
+    for line in lines:
+        unfinished = plain_unfinished(line)
+        if unfinished is not None:
+            match = UNFINISHED.match(line)
+            assert match is not None and CALL.match(line) is None, line
+            assert unfinished == (_pid(match), match["name"], match["args"]), line
+            read.append(line)
+        resumed = plain_resumed(line)
+        if resumed is not None:
+            match = RESUMED.match(line)
+            assert match is not None and not (match["errno"] or match["retpath"]), line
+            ret = int(match["ret"], 0)
+            assert resumed == (_pid(match), match["name"], match["args"], ret), line
+            read.append(line)
+    assert len(read) > 150  # the threaded logs' split calls take the short way
+    expected = [True] * 2 + [False] * 4 + [True] * 2 + [False] * 4
+    assert [line in read for line in UNFINISHED_TRICKY] == expected
 
 
 ARG_LISTS = [

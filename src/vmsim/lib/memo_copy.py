@@ -2,7 +2,7 @@
 
 The copy module cannot take a compiled class apart, so every model class has its own
 ``__deepcopy__``.  Whole address spaces are copied to try out orders of threads'
-overlapping calls, so these helpers also spare the copy module's interpreted dispatch
+overlapping calls, so :func:`deepcopy_memo` also spares the copy module's interpreted dispatch
 wherever they can: for None, for what the memo already holds, for numbers and strings
 (shared as a deep copy shares them), and for an object with its own ``__deepcopy__``.
 """
@@ -10,7 +10,6 @@ wherever they can: for None, for what the memo already holds, for numbers and st
 from __future__ import annotations
 
 from copy import deepcopy
-from dataclasses import fields
 from typing import Any, TypeVar
 
 X = TypeVar("X")
@@ -27,13 +26,5 @@ def deepcopy_memo(obj: X, memo: dict[int, Any]) -> X:
     if copier is None:
         return deepcopy(obj, memo)
     new: X = copier(memo)
-    memo[id(obj)] = new
-    return new
-
-
-def copy_fields(obj: X, memo: dict[int, Any]) -> X:
-    """A deep copy of a dataclass instance, field by field."""
-    values = {f.name: deepcopy_memo(getattr(obj, f.name), memo) for f in fields(obj)}  # type: ignore[arg-type]
-    new = type(obj)(**values)
     memo[id(obj)] = new
     return new

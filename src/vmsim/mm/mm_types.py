@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from ..arch.x86.pgtable import PageTables
 from ..fs.file import OpenFile
 from ..lib.maple_tree import MapleTree
-from ..lib.memo_copy import copy_fields, deepcopy_memo
+from ..lib.memo_copy import deepcopy_memo
 from ..uapi import PAGE_SHIFT
 from .vm_flags import VM_GROWSDOWN
 
@@ -123,9 +123,6 @@ class KernelConfig:
     total_swap_pages: int = 0
     overcommit_memory: int = 0
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> KernelConfig:
-        return copy_fields(self, memo)
-
 
 @dataclass
 class Credentials:
@@ -133,9 +130,6 @@ class Credentials:
 
     cap_sys_rawio: bool = True
     cap_ipc_lock: bool = True
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Credentials:
-        return copy_fields(self, memo)
 
 
 RLIM_INFINITY: Final = (1 << 64) - 1
@@ -154,37 +148,54 @@ def default_rlimits() -> dict[int, tuple[int, int]]:
     }
 
 
-@dataclass
 class MmStruct:
     """An address space: the VMA tree, page tables, layout and counters."""
 
-    task_size: int
-    mmap_base: int
-    mmap_legacy_base: int
-    topdown: bool = True  # MMF_TOPDOWN
-    config: KernelConfig = field(default_factory=KernelConfig)
-    creds: Credentials = field(default_factory=Credentials)
-    rlimits: dict[int, tuple[int, int]] = field(default_factory=default_rlimits)
-    mm_mt: MapleTree[VmAreaStruct] = field(default_factory=MapleTree)
-    pgtables: PageTables = field(default_factory=PageTables)
-    map_count: int = 0
-    total_vm: int = 0
-    locked_vm: int = 0
-    data_vm: int = 0
-    exec_vm: int = 0
-    stack_vm: int = 0
-    hiwater_vm: int = 0
-    committed: int = 0  # this mm's share of vm_committed_as, in pages
-    committed_leaked: int = 0  # commit no VMA will ever return (see vrm_calc_charge)
-    start_brk: int = 0
-    brk: int = 0
-    start_stack: int = 0
-    start_data: int = 0
-    end_data: int = 0
-    def_flags: int = 0
-    rss_anon: int = 0  # MM_ANONPAGES
-    rss_file: int = 0  # MM_FILEPAGES
-    rss_shmem: int = 0  # MM_SHMEMPAGES
+    # Not a dataclass: compiled, a dataclass's generated __init__ runs in the interpreter,
+    # and trying out orders of threads' calls copies whole address spaces often.
+    def __init__(
+        self,
+        task_size: int,
+        mmap_base: int,
+        mmap_legacy_base: int,
+        topdown: bool = True,  # MMF_TOPDOWN
+        config: KernelConfig | None = None,
+        creds: Credentials | None = None,
+        rlimits: dict[int, tuple[int, int]] | None = None,
+        start_brk: int = 0,
+        brk: int = 0,
+        start_stack: int = 0,
+        start_data: int = 0,
+        end_data: int = 0,
+        def_flags: int = 0,
+    ) -> None:
+        self.task_size = task_size
+        self.mmap_base = mmap_base
+        self.mmap_legacy_base = mmap_legacy_base
+        self.topdown = topdown
+        self.config = config if config is not None else KernelConfig()
+        self.creds = creds if creds is not None else Credentials()
+        self.rlimits = rlimits if rlimits is not None else default_rlimits()
+        self.start_brk = start_brk
+        self.brk = brk
+        self.start_stack = start_stack
+        self.start_data = start_data
+        self.end_data = end_data
+        self.def_flags = def_flags
+        self.mm_mt: MapleTree[VmAreaStruct] = MapleTree()
+        self.pgtables = PageTables()
+        self.map_count = 0
+        self.total_vm = 0
+        self.locked_vm = 0
+        self.data_vm = 0
+        self.exec_vm = 0
+        self.stack_vm = 0
+        self.hiwater_vm = 0
+        self.committed = 0  # this mm's share of vm_committed_as, in pages
+        self.committed_leaked = 0  # commit no VMA will ever return (see vrm_calc_charge)
+        self.rss_anon = 0  # MM_ANONPAGES
+        self.rss_file = 0  # MM_FILEPAGES
+        self.rss_shmem = 0  # MM_SHMEMPAGES
 
     def rlimit(self, resource: int) -> int:
         return self.rlimits[resource][0]
@@ -197,7 +208,39 @@ class MmStruct:
         return self.rlimits[resource][1]
 
     def __deepcopy__(self, memo: dict[int, Any]) -> MmStruct:
-        return copy_fields(self, memo)
+        """A copy to try calls on.  The settings (sysctls, credentials) stay shared, as
+        dup_mm() shares them; the tree, page tables, limits and counters are copied."""
+        new = MmStruct(
+            self.task_size,
+            self.mmap_base,
+            self.mmap_legacy_base,
+            self.topdown,
+            self.config,
+            self.creds,
+            dict(self.rlimits),
+            self.start_brk,
+            self.brk,
+            self.start_stack,
+            self.start_data,
+            self.end_data,
+            self.def_flags,
+        )
+        memo[id(self)] = new
+        new.mm_mt = deepcopy_memo(self.mm_mt, memo)
+        new.pgtables = deepcopy_memo(self.pgtables, memo)
+        new.map_count = self.map_count
+        new.total_vm = self.total_vm
+        new.locked_vm = self.locked_vm
+        new.data_vm = self.data_vm
+        new.exec_vm = self.exec_vm
+        new.stack_vm = self.stack_vm
+        new.hiwater_vm = self.hiwater_vm
+        new.committed = self.committed
+        new.committed_leaked = self.committed_leaked
+        new.rss_anon = self.rss_anon
+        new.rss_file = self.rss_file
+        new.rss_shmem = self.rss_shmem
+        return new
 
 
 def vm_start_gap(vma: VmAreaStruct, stack_guard_gap: int) -> int:

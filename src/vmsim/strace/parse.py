@@ -301,16 +301,30 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
         if plain is not None:
             yield Event(number, plain[0], plain[1], None, plain[3], args_text=plain[2])
             continue
-        match = call_match(text)
+        unfinished = plain_unfinished(text)
+        if unfinished is not None:
+            pending[unfinished[0]] = (unfinished[1], unfinished[2])
+            yield Event(
+                number, unfinished[0], unfinished[1], unfinished=True, args_text=unfinished[2]
+            )
+            continue
+        resumed = plain_resumed(text)
+        if resumed is not None:
+            pid, name, args = _resume(pending, resumed[0], resumed[1], resumed[2])
+            yield Event(number, pid, name, None, resumed[3], args_text=args)
+            continue
+        # CALL needs the "=" before a result: the line of an unfinished call, which
+        # seldom has one, is spared a long failing match.
+        match = call_match(text) if "=" in text else None
         if match is not None:
             # Most lines are complete calls: one group() call fetches all they carry.
-            pid, pid2, name, args, ret, ret_path, err = match.group(
+            pid_text, pid2, name, args, ret, ret_path, err = match.group(
                 "pid", "pid2", "name", "args", "ret", "retpath", "errno"
             )
-            pid = pid or pid2
+            pid_text = pid_text or pid2
             yield Event(
                 number,
-                int(pid) if pid else None,
+                int(pid_text) if pid_text else None,
                 name,
                 None,
                 # _ret(), written out: this runs for nearly every line of a log.
@@ -329,11 +343,8 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
             continue
         match = RESUMED.match(text)
         if match is not None:
-            pid = _pid(match)
-            name, head = pending.pop(pid, (match["name"], ""))
-            rest = match["args"]
-            args = head + (", " if head and rest and not rest.startswith(",") else "") + rest
-            yield _event(number, pid, name, args.replace(", ,", ","), match)
+            pid, name, args = _resume(pending, _pid(match), match["name"], match["args"])
+            yield _event(number, pid, name, args, match)
             continue
         match = SIGNAL.match(text)
         if match is not None:
@@ -346,18 +357,96 @@ def parse(lines: Iterable[str]) -> Iterator[Event]:
         yield Event(number, None, "?", error=f"line {number}: cannot read {text[:80]!r}")
 
 
+def _resume(
+    pending: dict[int | None, tuple[str, str]], pid: int | None, name: str, rest: str
+) -> tuple[int | None, str, str]:
+    """(pid, name, whole argument text) of a resumed call: the arguments its unfinished
+    line showed, then the rest."""
+    name, head = pending.pop(pid, (name, ""))
+    args = head + (", " if head and rest and not rest.startswith(",") else "") + rest
+    return pid, name, args.replace(", ,", ",")
+
+
+# The commonest lines read with string methods rather than a regular expression: each
+# reader answers None for anything else, which the expressions then read.  A test checks
+# that for every line they accept they give what the expressions give.
+
+
 def plain_call(text: str) -> tuple[int | None, str, str, int] | None:
-    """(pid, name, argument text, result) of the commonest line, ``name(args) = number``
-    with at most a bare pid in front (``strace -f -o``), read with string methods; None
-    for anything else, which CALL reads.  For every line it accepts it gives what CALL
-    gives, in a third of the time."""
-    pid = None
-    if text[:1].isdigit():
-        space = text.find(" ")
-        if space < 0 or not _is_decimal(text[:space]):
-            return None  # a timestamp
-        pid = int(text[:space])
-        text = text[space + 1 :].lstrip(" ")
+    """(pid, name, argument text, result) of ``name(args) = number``, with at most a
+    bare pid in front (``strace -f -o``): what CALL reads, in a third of the time."""
+    front = _bare_pid(text)
+    if front is None:
+        return None
+    pid, text = front
+    result = _plain_result(text)
+    if result is None:
+        return None
+    head, value = result
+    if not head.endswith(")"):
+        return None
+    paren = head.find("(")
+    name = head[:paren]
+    if paren < 1 or not _is_name(name):
+        return None  # a timestamp or [pid N] in front, or no call at all
+    return pid, name, head[paren + 1 : -1], value
+
+
+_UNFINISHED = " <unfinished ...>"
+
+
+def plain_unfinished(text: str) -> tuple[int | None, str, str] | None:
+    """(pid, name, argument text) of ``name(args <unfinished ...>``: what UNFINISHED
+    reads.  A line that ends so cannot be a complete call."""
+    if not text.endswith(_UNFINISHED):
+        return None
+    front = _bare_pid(text)
+    if front is None:
+        return None
+    pid, text = front
+    paren = text.find("(")
+    name = text[:paren]
+    if paren < 1 or not _is_name(name):
+        return None
+    return pid, name, text[paren + 1 : -len(_UNFINISHED)].rstrip()
+
+
+def plain_resumed(text: str) -> tuple[int | None, str, str, int] | None:
+    """(pid, name, the rest of the arguments, result) of ``<... name resumed> args) =
+    number``: what RESUMED reads."""
+    front = _bare_pid(text)
+    if front is None:
+        return None
+    pid, text = front
+    if not text.startswith("<... "):
+        return None
+    end = text.find(" resumed>")
+    name = text[5:end]
+    if end < 0 or not _is_name(name):
+        return None
+    result = _plain_result(text[end + 9 :])
+    if result is None:
+        return None
+    head, value = result
+    if not head.endswith(")"):
+        return None
+    return pid, name, head[:-1].lstrip(), value
+
+
+def _bare_pid(text: str) -> tuple[int | None, str] | None:
+    """The bare pid in front of a line, if any, and the rest; None when something else is
+    in front (a timestamp)."""
+    if not text[:1].isdigit():
+        return None, text
+    space = text.find(" ")
+    if space < 0 or not _is_decimal(text[:space]):
+        return None
+    return int(text[:space]), text[space + 1 :].lstrip(" ")
+
+
+def _plain_result(text: str) -> tuple[str, int] | None:
+    """``head = number`` at the end of a line: (head, number); None for any other end (an
+    errno, a -y path, a -T time, a leading 0, which CALL reads as octal)."""
     eq = text.rfind(" = ")
     if eq < 0:
         return None
@@ -369,16 +458,9 @@ def plain_call(text: str) -> tuple[int | None, str, str, int] | None:
     else:
         digits = ret[1:] if ret.startswith("-") else ret
         if not _is_decimal(digits) or (digits[0] == "0" and len(digits) > 1):
-            return None  # errno, -y path, -T time, or a leading 0 (octal: CALL's _ret)
+            return None
         value = int(ret)
-    head = text[:eq].rstrip(" ")
-    if not head.endswith(")"):
-        return None
-    paren = head.find("(")
-    name = head[:paren]
-    if paren < 1 or not _is_name(name):
-        return None  # a timestamp or [pid N] in front, or no call at all
-    return pid, name, head[paren + 1 : -1], value
+    return text[:eq].rstrip(" "), value
 
 
 # Character classes checked code point by code point: compiled, that is a native loop,
