@@ -247,12 +247,6 @@ def bench_replay() -> None:
         )
 
 
-PURE_REPLAY = (
-    "import sys; from benchmarks.__main__ import synthetic_replay_rate; "
-    "print(*synthetic_replay_rate(int(sys.argv[1])))"
-)
-
-
 def synthetic_replay_rate(n: int, rounds: int = 3) -> tuple[float, int]:
     """Memory calls per second replaying an n-call synthetic log, the best of ``rounds``
     logs of different seeds (so that no round finds the previous one's lines already
