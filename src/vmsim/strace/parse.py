@@ -382,14 +382,10 @@ def plain_call(text: str) -> tuple[int | None, str, str, int] | None:
     result = _plain_result(text)
     if result is None:
         return None
-    head, value = result
-    if not head.endswith(")"):
-        return None
-    paren = head.find("(")
-    name = head[:paren]
-    if paren < 1 or not _is_name(name):
+    call = _call_head(result[0])
+    if call is None:
         return None  # a timestamp or [pid N] in front, or no call at all
-    return pid, name, head[paren + 1 : -1], value
+    return pid, call[0], call[1], result[1]
 
 
 _UNFINISHED = " <unfinished ...>"
@@ -404,11 +400,10 @@ def plain_unfinished(text: str) -> tuple[int | None, str, str] | None:
     if front is None:
         return None
     pid, text = front
-    paren = text.find("(")
-    name = text[:paren]
-    if paren < 1 or not _is_name(name):
+    call = _call_head(text[: -len(_UNFINISHED)])
+    if call is None:
         return None
-    return pid, name, text[paren + 1 : -len(_UNFINISHED)].rstrip()
+    return pid, call[0], call[1].rstrip()
 
 
 def plain_resumed(text: str) -> tuple[int | None, str, str, int] | None:
@@ -427,10 +422,16 @@ def plain_resumed(text: str) -> tuple[int | None, str, str, int] | None:
     result = _plain_result(text[end + 9 :])
     if result is None:
         return None
-    head, value = result
-    if not head.endswith(")"):
+    return pid, name, result[0].lstrip(), result[1]
+
+
+def _call_head(text: str) -> tuple[str, str] | None:
+    """``name(rest``: (name, rest); None when no system call's name opens the text."""
+    paren = text.find("(")
+    name = text[:paren]
+    if paren < 1 or not _is_name(name):
         return None
-    return pid, name, head[:-1].lstrip(), value
+    return name, text[paren + 1 :]
 
 
 def _bare_pid(text: str) -> tuple[int | None, str] | None:
@@ -445,8 +446,8 @@ def _bare_pid(text: str) -> tuple[int | None, str] | None:
 
 
 def _plain_result(text: str) -> tuple[str, int] | None:
-    """``head = number`` at the end of a line: (head, number); None for any other end (an
-    errno, a -y path, a -T time, a leading 0, which CALL reads as octal)."""
+    """``...) = number`` at the end of a line: (what comes before the ")", number); None for
+    any other end (an errno, a -y path, a -T time, a leading 0, which CALL reads as octal)."""
     eq = text.rfind(" = ")
     if eq < 0:
         return None
@@ -460,7 +461,10 @@ def _plain_result(text: str) -> tuple[str, int] | None:
         if not _is_decimal(digits) or (digits[0] == "0" and len(digits) > 1):
             return None
         value = int(ret)
-    return text[:eq].rstrip(" "), value
+    head = text[:eq].rstrip(" ")
+    if not head.endswith(")"):
+        return None
+    return head[:-1], value
 
 
 # Character classes checked code point by code point: compiled, that is a native loop,
