@@ -225,7 +225,7 @@ def bench_replay() -> None:
     n = 100_000
     rate, peak = synthetic_replay_rate(n)
     print(
-        f"replay of a synthetic log ({n:,} memory calls, peak {peak:,} VMAs; best of 3 "
+        f"replay of a synthetic log ({n:,} memory calls, peak {peak:,} VMAs; best of 5 "
         f"seeds): {rate:,.0f} memory calls/s"
     )
     if COMPILED:
@@ -247,7 +247,7 @@ def bench_replay() -> None:
         )
 
 
-def synthetic_replay_rate(n: int, rounds: int = 3) -> tuple[float, int]:
+def synthetic_replay_rate(n: int, rounds: int = 5) -> tuple[float, int]:
     """Memory calls per second replaying an n-call synthetic log, the best of ``rounds``
     logs of different seeds (so that no round finds the previous one's lines already
     read), and the first log's peak VMA count."""
