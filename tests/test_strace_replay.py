@@ -416,6 +416,33 @@ def test_recorded_opens_keep_their_access_mode(tmp_path: Path) -> None:
     assert report.mismatches == [] and report.errors["mmap EACCES"] == 2
 
 
+@needs_strace_and_gcc
+def test_execve_closes_the_close_on_exec_fds(tmp_path: Path) -> None:
+    """After execve the program's fd table has lost the fds marked close-on-exec (by
+    O_CLOEXEC, F_DUPFD_CLOEXEC or F_SETFD) and kept the others (a dup() clears the mark,
+    so does F_SETFD 0): mapping a closed one fails with EBADF, on both sides."""
+    data = tmp_path / "data"
+    data.write_bytes(bytes(8192))
+    bundle = _record(
+        tmp_path,
+        "cloexec",
+        "#define _GNU_SOURCE\n#include <fcntl.h>\n#include <sys/mman.h>\n#include <unistd.h>\n"
+        "int main(int argc, char **argv){\n"
+        "if (argc > 2) {for (int fd = 3; fd <= 7; fd++)\n"
+        "mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0);\n"
+        "return 0;}\n"
+        "int a = open(argv[1], O_RDONLY | O_CLOEXEC), b = open(argv[1], O_RDONLY);\n"
+        "dup(a); fcntl(b, F_DUPFD_CLOEXEC, 6); fcntl(b, F_SETFD, FD_CLOEXEC);\n"
+        "int e = open(argv[1], O_RDONLY | O_CLOEXEC); fcntl(e, F_SETFD, 0);\n"
+        'execl(argv[0], argv[0], argv[1], "child", (char *)0); return 1;}\n',
+        str(data),
+    )
+    log = bundle.read_text()
+    assert log.count("EBADF") == 3  # fds 3, 4 and 6; 5 and 7 stay open
+    report = replay_text(log)
+    assert report.mismatches == [] and report.errors["mmap EBADF"] == 3
+
+
 def _layout(p: Process) -> list[tuple[object, ...]]:
     # Like maps, without the inode numbers each replay hands out afresh.
     return [

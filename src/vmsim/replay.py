@@ -23,7 +23,16 @@ from .process import Process
 from .strace.order import ConcurrentCalls
 from .strace.parse import Event, parse, string_arg
 from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, RLIMIT_CALLS, TaskTable
-from .uapi import MAP_FIXED, MREMAP_FIXED, MREMAP_MAYMOVE, O_ACCMODE, O_RDWR, O_WRONLY, ulong
+from .uapi import (
+    MAP_FIXED,
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
+    O_ACCMODE,
+    O_CLOEXEC,
+    O_RDWR,
+    O_WRONLY,
+    ulong,
+)
 
 __all__ = ["BUNDLE_MAGIC", "MEMORY_CALLS", "Replayer", "read_bundle", "replay_text"]
 
@@ -168,18 +177,17 @@ class Replayer:
             self.on_open(event)
         elif name == "close" and event.ret == 0:
             self.process.fds.pop(event.arg(0), None)
-        elif (
-            name in DUP_CALLS
-            and event.ret is not None
-            and event.ret >= 0
-            or (
-                name == "fcntl"
-                and event.ret is not None
-                and event.ret >= 0
-                and "DUPFD" in (event.args[1] if len(event.args) > 1 else "")
-            )
-        ):
-            self.alias(event.arg(0), event.ret)
+            self.tasks.cloexec(self.process.fds).discard(event.arg(0))
+        elif name in DUP_CALLS and event.ret is not None and event.ret >= 0:
+            # dup() and dup2() give an fd that stays open across execve; dup3() may not.
+            cloexec = name == "dup3" and _has_cloexec(event, 2)
+            self.alias(event.arg(0), event.ret, cloexec)
+        elif name == "fcntl" and event.ret is not None and event.ret >= 0 and len(event.args) > 1:
+            command = event.args[1]
+            if "DUPFD" in command:
+                self.alias(event.arg(0), event.ret, command == "F_DUPFD_CLOEXEC")
+            elif command == "F_SETFD" and len(event.args) > 2:
+                self.set_cloexec(event.arg(0), "FD_CLOEXEC" in event.args[2])
 
     def on_open(self, event: Event) -> None:
         if event.ret is None or event.ret < 0:
@@ -194,10 +202,20 @@ class Replayer:
                 size = 1 << 40  # not on this machine
             inode = self.process.files[path] = Inode(path, size=size)
         self.process.fds[event.ret] = OpenFile(inode, _access_mode(event, first + 1))
+        self.set_cloexec(event.ret, event.name != "creat" and _has_cloexec(event, first + 1))
 
-    def alias(self, old: int, new: int) -> None:
+    def alias(self, old: int, new: int, cloexec: bool) -> None:
         if old in self.process.fds:
             self.process.fds[new] = self.process.fds[old]
+            self.set_cloexec(new, cloexec)
+
+    def set_cloexec(self, fd: int, on: bool) -> None:
+        """Mark or unmark ``fd`` of the current table as closed by execve."""
+        closing = self.tasks.cloexec(self.process.fds)
+        if on:
+            closing.add(fd)
+        else:
+            closing.discard(fd)
 
     def on_memory_call(self, event: Event) -> None:
         report = self.report
@@ -256,6 +274,14 @@ def _access_mode(event: Event, flags_arg: int) -> int:
         return event.arg(flags_arg) & O_ACCMODE
     except (ValueError, IndexError):
         return O_RDWR  # flags this reader does not know: assume nothing is refused
+
+
+def _has_cloexec(event: Event, flags_arg: int) -> bool:
+    """Whether the flags argument holds O_CLOEXEC (flags this reader does not know: no)."""
+    try:
+        return bool(event.arg(flags_arg) & O_CLOEXEC)
+    except (ValueError, IndexError):
+        return False
 
 
 def _gives_logged(process: Process, event: Event) -> bool:

@@ -77,6 +77,7 @@ O_RDONLY: Final = 0o0
 O_WRONLY: Final = 0o1
 O_RDWR: Final = 0o2
 O_ACCMODE: Final = 0o3
+O_CLOEXEC: Final = 0o2000000
 
 PAGE_SHIFT: Final = 12
 PAGE_SIZE: Final = 1 << PAGE_SHIFT

@@ -48,7 +48,6 @@ CONSTANTS.update(
     {
         "NULL": 0,
         "AT_FDCWD": -100,
-        "O_CLOEXEC": 0o2000000,
         "O_DIRECT": 0o40000,
         "O_NOATIME": 0o1000000,
         "O_SYNC": 0o4010000,

@@ -86,6 +86,9 @@ class TaskTable:
         self.images = dict(images or {})
         self.mms: dict[int | None, Process] = {}
         self.fdtables: dict[int | None, dict[int, OpenFile]] = {}
+        # Each fd table's close-on-exec fds, keyed by the table's id and holding the table
+        # itself, so that no other table can be given that id while the entry lasts.
+        self._cloexec: dict[int, tuple[dict[int, OpenFile], set[int]]] = {}
         self.rlimit_stack: dict[int | None, int] = {}
         self.first_rlimit_stack = rlimit_stack
         self.unknown: set[int | None] = set()
@@ -130,6 +133,13 @@ class TaskTable:
             self.set_rlimit(pid, process, event)
         process.fds = self.fdtables[pid]
         return process
+
+    def cloexec(self, fds: dict[int, OpenFile]) -> set[int]:
+        """The fds of the table ``fds`` that execve closes (FD_CLOEXEC)."""
+        entry = self._cloexec.get(id(fds))
+        if entry is None:
+            entry = self._cloexec[id(fds)] = (fds, set())
+        return entry[1]
 
     def knows(self, pid: int | None) -> bool:
         """Whether routing an event of ``pid`` that is none of the calls the replay acts on
@@ -181,11 +191,15 @@ class TaskTable:
             self.unknown.add(child)
             return
         fds = self.fdtables[parent]
+        if not flags & CLONE_FILES:  # dup_fd(): a copy, close-on-exec flags and all
+            copied = dict(fds)
+            self.cloexec(copied).update(self.cloexec(fds))
+            fds = copied
         self.rlimit_stack[child] = self.rlimit_stack.get(parent, self.first_rlimit_stack)
         if flags & CLONE_VM:
-            self.install(child, process, fds if flags & CLONE_FILES else dict(fds))
+            self.install(child, process, fds)
         else:
-            self.install(child, process.fork(), fds if flags & CLONE_FILES else dict(fds))
+            self.install(child, process.fork(), fds)
             self.notes["fork (address space copied)"] += 1
 
     def execve(self, event: Event) -> None:
@@ -215,8 +229,11 @@ class TaskTable:
             self.unknown.add(pid)
             self.skipped[f"execve of {filename or '?'} (layout unknown: {err})"] += 1
             return
-        # unshare_files(): the table is the task's own from now on.
-        self.install(pid, process, dict(self.fdtables.get(pid, {})))
+        # unshare_files(), then do_close_on_exec(): the table is the task's own from now
+        # on, without the fds marked close-on-exec.
+        fds = self.fdtables.get(pid, {})
+        closing = self.cloexec(fds)
+        self.install(pid, process, {fd: file for fd, file in fds.items() if fd not in closing})
         self.notes["execve (new address space)"] += 1
         self.exec_layouts.append((pid, process.maps()))
         if self.on_exec is not None:
