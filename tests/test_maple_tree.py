@@ -197,6 +197,10 @@ def test_store_splits_and_overwrites_entries() -> None:
     assert tree.find(40, 60) is None and tree.find(40, 61) == (61, 100, "a")
     assert tree.find_prev(60, 39) == (10, 39, "a") and tree.find_prev(60, 40) is None
     assert list(tree.iter_range(39, 61)) == [(10, 39, "a"), (61, 100, "a")]
+    # The entry alone, its range where the kernel's ma_state keeps it.
+    assert tree.mt_find(50) == "a" and (tree.found_first, tree.found_last) == (61, 100)
+    assert tree.mt_prev(60) == "a" and (tree.found_first, tree.found_last) == (10, 39)
+    assert tree.mt_find(101) is None and tree.mt_prev(9) is None
     tree.validate()
 
 

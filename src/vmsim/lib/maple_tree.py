@@ -288,6 +288,8 @@ class MapleTree(Generic[T]):
         "_leaf_shape",
         "_path",
         "_path_shape",
+        "found_first",
+        "found_last",
     )
 
     def __init__(self) -> None:
@@ -312,6 +314,10 @@ class MapleTree(Generic[T]):
         self._leaf_shape = -1
         self._path: list[Frame] = []
         self._path_shape = -1
+        # The range of the entry the last mt_find() or mt_prev() returned (as a kernel
+        # ma_state keeps index and last): callers that want the entry alone build nothing.
+        self.found_first = 0
+        self.found_last = 0
 
     def __len__(self) -> int:
         return self._count
@@ -479,9 +485,24 @@ class MapleTree(Generic[T]):
         self._leaf, self._leaf_shape = (node, nmin, nmax), self._shape
         return path
 
-    def find(self, index: int, max: int | None = None) -> tuple[int, int, T] | None:  # mt_find
-        """The first entry whose range meets [index, max]: (first, last, entry).  No
-        ``max`` means ULONG_MAX, which compiled code could only compare as a big integer."""
+    def find(self, index: int, max: int | None = None) -> tuple[int, int, T] | None:
+        """The first entry whose range meets [index, max]: (first, last, entry)."""
+        entry = self.mt_find(index, max)
+        return None if entry is None else (self.found_first, self.found_last, entry)
+
+    def find_prev(self, index: int, min: int = 0) -> tuple[int, int, T] | None:
+        """The last entry whose range meets [min, index]: (first, last, entry)."""
+        entry = self.mt_prev(index, min)
+        return None if entry is None else (self.found_first, self.found_last, entry)
+
+    def _found(self, first: int, last: int, entry: T) -> T:
+        self.found_first, self.found_last = first, last
+        return entry
+
+    def mt_find(self, index: int, max: int | None = None) -> T | None:  # mt_find
+        """The first entry whose range meets [index, max], its range left in
+        ``found_first`` and ``found_last``.  No ``max`` means ULONG_MAX, which compiled
+        code could only compare as a big integer."""
         if max is not None and index > max:
             return None
         node, nmin, nmax = self._leaf_of(index)
@@ -490,10 +511,8 @@ class MapleTree(Generic[T]):
         npiv = len(pivots)
         entry = slots[off]
         if entry is not None:
-            return (
-                (pivots[off - 1] + 1 if off else nmin),
-                (pivots[off] if off < npiv else nmax),
-                entry,
+            return self._found(
+                pivots[off - 1] + 1 if off else nmin, pivots[off] if off < npiv else nmax, entry
             )
         # Empty ranges are never adjacent, so the range after an empty one holds an entry
         # unless the leaf ends there: the search almost always stops here.
@@ -501,21 +520,24 @@ class MapleTree(Generic[T]):
             first = pivots[off] + 1
             if max is not None and first > max:
                 return None
-            return first, (pivots[off + 1] if off + 1 < npiv else nmax), slots[off + 1]
+            last = pivots[off + 1] if off + 1 < npiv else nmax
+            return self._found(first, last, slots[off + 1])
         if max is not None and nmax >= max or nmax == ULONG_MAX:
             return None
-        return next(self.iter_range(nmax + 1, ULONG_MAX if max is None else max), None)
+        found = next(self.iter_range(nmax + 1, ULONG_MAX if max is None else max), None)
+        return None if found is None else self._found(*found)
 
-    def find_prev(self, index: int, min: int = 0) -> tuple[int, int, T] | None:  # mas_find_rev
-        """The last entry whose range meets [min, index]: (first, last, entry)."""
+    def mt_prev(self, index: int, min: int = 0) -> T | None:  # mas_find_rev
+        """The last entry whose range meets [min, index], its range left in
+        ``found_first`` and ``found_last``."""
         if min > index:
             return None
         node, nmin, nmax = self._leaf_of(index)
         pivots, slots = node.pivots, node.slots
         off = _pivot_offset(pivots, index)
         npiv = len(pivots)
-        # As in find(): the range holding ``index`` or the one before it, unless the leaf
-        # starts with an empty range; only then does the walk go on in the leaf before.
+        # As in mt_find(): the range holding ``index`` or the one before it, unless the
+        # leaf starts with an empty range; only then does the walk go on in the leaf before.
         for i in (off, off - 1):
             if i < 0:
                 break
@@ -523,7 +545,7 @@ class MapleTree(Generic[T]):
             if end < min:
                 return None
             if slots[i] is not None:
-                return (pivots[i - 1] + 1 if i else nmin), end, slots[i]
+                return self._found(pivots[i - 1] + 1 if i else nmin, end, slots[i])
         if nmin <= min:
             return None
         path = self._mas_wr_walk(nmin - 1, self._height - 1)
@@ -535,7 +557,7 @@ class MapleTree(Generic[T]):
                 if end < min:
                     return None
                 if slots[i] is not None:
-                    return (pivots[i - 1] + 1 if i else nmin), end, slots[i]
+                    return self._found(pivots[i - 1] + 1 if i else nmin, end, slots[i])
             if nmin <= min:
                 return None
             self._mas_prev_node(path)

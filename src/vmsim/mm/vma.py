@@ -34,8 +34,7 @@ from .vm_flags import (
 
 def find_vma(mm: MmStruct, addr: int) -> VmAreaStruct | None:
     """The first VMA that ends above ``addr``."""
-    found = mm.mm_mt.find(addr)
-    return None if found is None else found[2]
+    return mm.mm_mt.mt_find(addr)
 
 
 def vma_lookup(mm: MmStruct, addr: int) -> VmAreaStruct | None:
@@ -46,8 +45,7 @@ def vma_lookup(mm: MmStruct, addr: int) -> VmAreaStruct | None:
 def find_vma_intersection(mm: MmStruct, start: int, end: int) -> VmAreaStruct | None:
     if start >= end:
         return None
-    found = mm.mm_mt.find(start, end - 1)
-    return None if found is None else found[2]
+    return mm.mm_mt.mt_find(start, end - 1)
 
 
 def vma_prev(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | None:
@@ -58,8 +56,7 @@ def vma_below(mm: MmStruct, addr: int) -> VmAreaStruct | None:
     """The last VMA that starts below ``addr`` (what vma_prev() gives from a position)."""
     if addr == 0:
         return None
-    found = mm.mm_mt.find_prev(addr - 1)
-    return None if found is None else found[2]
+    return mm.mm_mt.mt_prev(addr - 1)
 
 
 def vma_next(mm: MmStruct, vma: VmAreaStruct) -> VmAreaStruct | None:
@@ -70,7 +67,18 @@ def vmas_in_range(mm: MmStruct, start: int, end: int) -> list[VmAreaStruct]:
     """for_each_vma_range(): the VMAs meeting [start, end), in order."""
     if start >= end:
         return []
-    return [entry for _, _, entry in mm.mm_mt.iter_range(start, end - 1)]
+    # mas_find() step by step, as the kernel's iterator goes: a generator over the
+    # tree's ranges would cost more than the one or two VMAs usually found.
+    tree = mm.mm_mt
+    found = []
+    vma = tree.mt_find(start, end - 1)
+    while vma is not None:
+        found.append(vma)
+        after = tree.found_last + 1
+        if after >= end:
+            break
+        vma = tree.mt_find(after, end - 1)
+    return found
 
 
 def all_vmas(mm: MmStruct) -> Iterator[VmAreaStruct]:
