@@ -15,7 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from .bundle import BUNDLE_MAGIC, Bundle, ExecImage, parse_bundle
 from .fs.file import Inode, OpenFile
@@ -37,8 +37,8 @@ from .uapi import (
 __all__ = ["BUNDLE_MAGIC", "MEMORY_CALLS", "Replayer", "read_bundle", "replay_text"]
 
 
-OPEN_CALLS = ("open", "openat", "creat")
-DUP_CALLS = ("dup", "dup2", "dup3")
+OPEN_CALLS: Final = ("open", "openat", "creat")
+DUP_CALLS: Final = ("dup", "dup2", "dup3")
 # Every event the replay does something with (see step, TaskTable.route and dispatch).
 # The rest (read, fstat, rt_sigaction, futex...) are most of a log and are dropped at once.
 ACTED_ON = frozenset(
@@ -300,7 +300,7 @@ def _outcome(event: Event) -> int | str:
 
 # The arguments each memory call needs: strace prints mremap's new_address only when
 # MREMAP_FIXED or MREMAP_DONTUNMAP is set.
-_ARITY = {"mmap": 6, "munmap": 2, "mremap": 4, "mprotect": 3, "madvise": 3, "brk": 1}
+_ARITY: Final = {"mmap": 6, "munmap": 2, "mremap": 4, "mprotect": 3, "madvise": 3, "brk": 1}
 
 
 def _call(p: Process, name: str, args: list[int]) -> int | str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator
+from typing import Final
 
 from .. import uapi
 
@@ -191,7 +192,7 @@ def value(token: str) -> int:
     return total
 
 
-_INT_ARGS: dict[str, list[int]] = {}
+_INT_ARGS: Final[dict[str, list[int]]] = {}
 
 
 def int_args(text: str) -> list[int]:
@@ -387,7 +388,7 @@ def plain_call(text: str) -> tuple[int | None, str, str, int] | None:
     return pid, call[0], call[1], result[1]
 
 
-_UNFINISHED = " <unfinished ...>"
+_UNFINISHED: Final = " <unfinished ...>"
 
 
 def plain_unfinished(text: str) -> tuple[int | None, str, str] | None:

@@ -14,6 +14,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable
+from typing import Final
 
 from ..fs.exec import ExecImage, read_exec_image
 from ..fs.file import Inode, OpenFile
@@ -22,10 +23,10 @@ from ..mm.mm_types import RLIM_INFINITY, RLIMIT_STACK
 from ..process import Process
 from .parse import Event, split_args, string_arg
 
-CLONE_CALLS = ("clone", "clone3", "fork", "vfork")
-EXEC_CALLS = ("execve", "execveat")
-MEMORY_CALLS = ("mmap", "munmap", "mremap", "mprotect", "madvise", "brk")
-RLIMIT_CALLS = ("prlimit64", "setrlimit")
+CLONE_CALLS: Final = ("clone", "clone3", "fork", "vfork")
+EXEC_CALLS: Final = ("execve", "execveat")
+MEMORY_CALLS: Final = ("mmap", "munmap", "mremap", "mprotect", "madvise", "brk")
+RLIMIT_CALLS: Final = ("prlimit64", "setrlimit")
 CLONE_FLAG_NAMES = {"CLONE_VM": CLONE_VM, "CLONE_FILES": CLONE_FILES, "CLONE_VFORK": CLONE_VFORK}
 
 
