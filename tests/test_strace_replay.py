@@ -443,6 +443,35 @@ def test_execve_closes_the_close_on_exec_fds(tmp_path: Path) -> None:
     assert report.mismatches == [] and report.errors["mmap EBADF"] == 3
 
 
+@pytest.mark.parametrize(
+    "setfd, dupfd, getfl",
+    [
+        ("F_SETFD, FD_CLOEXEC", "F_DUPFD_CLOEXEC, 6", "F_GETFL"),  # strace's default
+        ("0x2, 0x1", "0x406, 0x6", "0x3"),  # -X raw
+        ("0x2 /* F_SETFD */, 0x1 /* FD_CLOEXEC */", "0x406 /* F_DUPFD_CLOEXEC */, 0x6", "0x3"),
+    ],
+)
+def test_fcntl_close_on_exec_in_every_format(setfd: str, dupfd: str, getfl: str) -> None:
+    """fcntl's commands mark fds close-on-exec however strace printed them; a command the
+    replay has no use for is passed over, not reported."""
+    from vmsim.bundle import parse_bundle
+    from vmsim.replay import replay_bundle
+
+    log = (
+        "munmap(0x10000, 4096) = 0\n"  # the replay starts at the first memory call
+        'openat(AT_FDCWD, "/etc/passwd", O_RDONLY) = 3\n'
+        f"fcntl(3, {setfd}) = 0\n"
+        f"fcntl(3, {dupfd}) = 6\n"
+        "dup2(3, 7) = 7\n"
+        f"fcntl(7, {getfl}) = 0x8000\n"
+    )
+    replayer = replay_bundle(parse_bundle(log))
+    tasks = replayer.tasks
+    (fds,) = tasks.fdtables.values()
+    assert sorted(fds) == [3, 6, 7] and tasks.cloexec(fds) == {3, 6}
+    assert replayer.report.bad_lines == []
+
+
 def _layout(p: Process) -> list[tuple[object, ...]]:
     # Like maps, without the inode numbers each replay hands out afresh.
     return [

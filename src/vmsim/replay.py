@@ -24,6 +24,10 @@ from .strace.order import ConcurrentCalls
 from .strace.parse import Event, parse, string_arg
 from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, RLIMIT_CALLS, TaskTable
 from .uapi import (
+    F_DUPFD,
+    F_DUPFD_CLOEXEC,
+    F_SETFD,
+    FD_CLOEXEC,
     MAP_FIXED,
     MREMAP_FIXED,
     MREMAP_MAYMOVE,
@@ -182,12 +186,12 @@ class Replayer:
             # dup() and dup2() give an fd that stays open across execve; dup3() may not.
             cloexec = name == "dup3" and _has_cloexec(event, 2)
             self.alias(event.arg(0), event.ret, cloexec)
-        elif name == "fcntl" and event.ret is not None and event.ret >= 0 and len(event.args) > 1:
-            command = event.args[1]
-            if "DUPFD" in command:
-                self.alias(event.arg(0), event.ret, command == "F_DUPFD_CLOEXEC")
-            elif command == "F_SETFD" and len(event.args) > 2:
-                self.set_cloexec(event.arg(0), "FD_CLOEXEC" in event.args[2])
+        elif name == "fcntl" and event.ret is not None and event.ret >= 0:
+            command = _fcntl_command(event)
+            if command in (F_DUPFD, F_DUPFD_CLOEXEC):
+                self.alias(event.arg(0), event.ret, command == F_DUPFD_CLOEXEC)
+            elif command == F_SETFD:
+                self.set_cloexec(event.arg(0), bool(event.arg(2) & FD_CLOEXEC))
 
     def on_open(self, event: Event) -> None:
         if event.ret is None or event.ret < 0:
@@ -274,6 +278,15 @@ def _access_mode(event: Event, flags_arg: int) -> int:
         return event.arg(flags_arg) & O_ACCMODE
     except (ValueError, IndexError):
         return O_RDWR  # flags this reader does not know: assume nothing is refused
+
+
+def _fcntl_command(event: Event) -> int | None:
+    """An fcntl()'s command, as strace printed it (a name, raw, or both with -X verbose);
+    None for one this reader does not know, which the replay has no use for."""
+    try:
+        return event.arg(1)
+    except (ValueError, IndexError):
+        return None
 
 
 def _has_cloexec(event: Event, flags_arg: int) -> bool:

@@ -78,6 +78,10 @@ O_WRONLY: Final = 0o1
 O_RDWR: Final = 0o2
 O_ACCMODE: Final = 0o3
 O_CLOEXEC: Final = 0o2000000
+F_DUPFD: Final = 0  # fcntl() commands
+F_SETFD: Final = 2
+F_DUPFD_CLOEXEC: Final = 1030
+FD_CLOEXEC: Final = 1
 
 PAGE_SHIFT: Final = 12
 PAGE_SIZE: Final = 1 << PAGE_SHIFT

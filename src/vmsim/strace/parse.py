@@ -43,7 +43,8 @@ RELATIVE_TS = re.compile(r"^\s*\d+\.\d+\s+")
 CONSTANTS: dict[str, int] = {
     name: value
     for name, value in vars(uapi).items()
-    if isinstance(value, int) and name.split("_")[0] in ("PROT", "MAP", "MREMAP", "MADV", "O")
+    if isinstance(value, int)
+    and name.split("_")[0] in ("PROT", "MAP", "MREMAP", "MADV", "O", "F", "FD")
 }
 CONSTANTS.update(
     {
