@@ -1,9 +1,10 @@
 """Build the hot modules with mypyc (pyproject.toml holds everything else).
 
 Replaying a long log or verifying 100,000 calls runs the model and the strace replay
-millions of times; compiled, they run about three times as fast.  VMSIM_COMPILE=0 installs
-the Python sources alone, and a compiled module older than its source is never used (see
-vmsim/_native.py).  The Makefile reads COMPILED to know when to rebuild.
+millions of times; compiled, they run three to five times as fast.  VMSIM_COMPILE=0
+installs the Python sources alone, and a compiled module built from another version of its
+source is never used (the digests written below; see vmsim/_native.py).  The Makefile reads
+COMPILED to know when to rebuild.
 """
 
 from __future__ import annotations

@@ -133,23 +133,21 @@ class Process:
         (dup_mm()) and of the fd table, sharing the open files themselves."""
         from .kernel.fork import dup_mm
 
-        child = self._shell()
-        child.mm = dup_mm(self.mm)
-        child.files = self.files
-        child.fds = dict(self.fds)
-        return child
+        return self._sharing_files(dup_mm(self.mm))
 
-    def _shell(self) -> Process:
-        """A process with this one's settings, its address space still to be given."""
-        return Process(gate_vma=self.gate_vma, strace=self.strace)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Process:
-        """A copy of the address space to try calls on.  Like a forked child it shares
-        the open files and the files' page cache; its fd table is its own."""
-        new = self._shell()
-        new.mm = copy.deepcopy(self.mm, memo)
+    def _sharing_files(self, mm: MmStruct) -> Process:
+        """A process with this one's settings and the address space ``mm``, sharing the
+        open files and their page cache; its fd table is a copy of this one's."""
+        new = Process(gate_vma=self.gate_vma, strace=self.strace)
+        new.mm = mm
         new.files = self.files
         new.fds = dict(self.fds)
+        return new
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Process:
+        """A copy of the address space to try calls on, sharing files as a forked child
+        does."""
+        new = self._sharing_files(copy.deepcopy(self.mm, memo))
         memo[id(self)] = new
         return new
 

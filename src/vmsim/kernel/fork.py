@@ -20,21 +20,7 @@ VM_INIT_DEF_MASK = 0x40000000  # VM_NOHUGEPAGE
 def dup_mm(oldmm: MmStruct) -> MmStruct:
     """A copy of ``oldmm`` for a child: its layout and limits as they are, every VMA copied
     by dup_mmap(); counters that mm_init() starts afresh (locked_vm, RSS) begin at zero."""
-    mm = MmStruct(
-        task_size=oldmm.task_size,
-        mmap_base=oldmm.mmap_base,
-        mmap_legacy_base=oldmm.mmap_legacy_base,
-        topdown=oldmm.topdown,
-        config=oldmm.config,
-        creds=oldmm.creds,
-        rlimits=dict(oldmm.rlimits),
-        start_brk=oldmm.start_brk,
-        brk=oldmm.brk,
-        start_stack=oldmm.start_stack,
-        start_data=oldmm.start_data,
-        end_data=oldmm.end_data,
-        def_flags=oldmm.def_flags & VM_INIT_DEF_MASK,
-    )
+    mm = oldmm.copy_layout(oldmm.def_flags & VM_INIT_DEF_MASK)
     dup_mmap(mm, oldmm)
     return mm
 

@@ -2,9 +2,10 @@
 
 The copy module cannot take a compiled class apart, so every model class has its own
 ``__deepcopy__``.  Whole address spaces are copied to try out orders of threads'
-overlapping calls, so :func:`deepcopy_memo` also spares the copy module's interpreted dispatch
-wherever they can: for None, for what the memo already holds, for numbers and strings
-(shared as a deep copy shares them), and for an object with its own ``__deepcopy__``.
+overlapping calls, so :func:`deepcopy_memo` spares the copy module's interpreted
+dispatch wherever it can: for None, for what the memo already holds, for numbers and
+strings (shared as a deep copy shares them), and for an object with its own
+``__deepcopy__``.
 """
 
 from __future__ import annotations

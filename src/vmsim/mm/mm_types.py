@@ -207,10 +207,10 @@ class MmStruct:
     def rlimit_max(self, resource: int) -> int:
         return self.rlimits[resource][1]
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> MmStruct:
-        """A copy to try calls on.  The settings (sysctls, credentials) stay shared, as
-        dup_mm() shares them; the tree, page tables, limits and counters are copied."""
-        new = MmStruct(
+    def copy_layout(self, def_flags: int) -> MmStruct:
+        """A new mm with this one's layout and a copy of its limits, sharing its settings
+        (sysctls, credentials) as dup_mm() does; no VMAs, counters at zero."""
+        return MmStruct(
             self.task_size,
             self.mmap_base,
             self.mmap_legacy_base,
@@ -223,8 +223,13 @@ class MmStruct:
             self.start_stack,
             self.start_data,
             self.end_data,
-            self.def_flags,
+            def_flags,
         )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> MmStruct:
+        """A copy to try calls on: the layout as copy_layout() gives it, then the tree,
+        page tables and counters copied."""
+        new = self.copy_layout(self.def_flags)
         memo[id(self)] = new
         new.mm_mt = deepcopy_memo(self.mm_mt, memo)
         new.pgtables = deepcopy_memo(self.pgtables, memo)
