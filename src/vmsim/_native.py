@@ -40,16 +40,26 @@ def stale_modules(package_dir: Path = PACKAGE_DIR) -> list[str]:
     try:
         built = json.loads((package_dir / MANIFEST).read_text())
     except (OSError, ValueError):
-        return [
-            str(path.relative_to(package_dir).with_name(path.name.split(".", 1)[0] + ".py"))
-            for path in extension_modules(package_dir)
-        ]
-    return [
+        return [_source_of(path, package_dir) for path in extension_modules(package_dir)]
+    # A compiled module the last build did not make (its source left the list) is stale too.
+    leftovers = [
+        name
+        for path in extension_modules(package_dir)
+        if (name := _source_of(path, package_dir)) not in built
+    ]
+    return leftovers + [
         name
         for name, digest in built.items()
         if not (package_dir / name).exists()
         or hashlib.sha256((package_dir / name).read_bytes()).hexdigest() != digest
     ]
+
+
+def _source_of(extension: Path, package_dir: Path) -> str:
+    """The source path (relative to the package) an extension module was built from."""
+    return str(
+        extension.relative_to(package_dir).with_name(extension.name.split(".", 1)[0] + ".py")
+    )
 
 
 class SourceFinder(importlib.abc.MetaPathFinder):

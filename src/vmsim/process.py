@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .arch.x86.mmap import TASK_SIZE_4LEVEL, mmap_base, mmap_legacy_base
+from .arch.x86.mmap import TASK_SIZE_4LEVEL, arch_pick_mmap_layout
 from .fs.file import Inode, OpenFile
 from .fs.proc.task_mmu import show_maps, show_smaps, show_vma_header, smaps_rss
+from .kernel import syscalls
+from .kernel.fork import copy_process, mm_alloc
+from .kernel.task import SignalStruct, Task
 from .kernel.trace import Trace
 from .mm import vma as vmalib
 from .mm.debug import validate_mm
 from .mm.filemap import written_folios
-from .mm.madvise import do_madvise
 from .mm.memory import access_vm
-from .mm.mm_types import (
-    RLIMIT_STACK,
-    Credentials,
-    KernelConfig,
-    MmStruct,
-    VmAreaStruct,
-    default_rlimits,
-)
-from .mm.mmap import sys_brk, sys_mmap, sys_munmap
-from .mm.mprotect import do_mprotect_pkey
-from .mm.mremap import sys_mremap
-from .mm.mseal import do_mseal
+from .mm.mm_types import RLIMIT_STACK, Credentials, KernelConfig, MmStruct, VmAreaStruct
 from .mm.page import ZERO_PAGE
-from .strace import format as fmt
 from .uapi import O_RDWR, ulong
 
 if TYPE_CHECKING:
@@ -39,11 +30,14 @@ DEFAULT_START_BRK = 0x555555559000  # end of a small PIE's bss with ASLR off
 
 
 class Process:
-    """One address space, driven by the same calls a program makes.
+    """One process (a task and its address space), driven by the same calls a program
+    makes.
 
-    Every failing call raises ``OSError`` with the kernel's errno and leaves
-    the model as the kernel would.  ``strace`` (a callable taking one line)
-    receives each call as strace would print it.
+    Every system call of the table (:mod:`vmsim.kernel.syscalls`) is a method with the
+    C call's name and arguments (``p.mmap(addr, length, prot, flags, fd, offset)``), and
+    ``p.syscall(name, *args)`` makes any of them.  Every failing call raises ``OSError``
+    with the kernel's errno and leaves the model as the kernel would.  ``strace`` (a
+    callable taking one line) receives each call as strace would print it.
     """
 
     def __init__(
@@ -57,30 +51,42 @@ class Process:
         creds: Credentials | None = None,
         gate_vma: bool = True,
         strace: Callable[[str], None] | None = None,
+        task: Task | None = None,
     ) -> None:
-        config = config or KernelConfig()
-        rlimits = default_rlimits()
-        rlimits[RLIMIT_STACK] = (rlimit_stack, rlimits[RLIMIT_STACK][1])
-        task_size = TASK_SIZE_4LEVEL
-        legacy_base = mmap_legacy_base(task_size)
-        self.mm = MmStruct(
-            task_size=task_size,
-            mmap_base=legacy_base
-            if legacy_layout
-            else mmap_base(task_size, rlimit_stack, config.stack_guard_gap),
-            mmap_legacy_base=legacy_base,
-            topdown=not legacy_layout,
-            config=config,
-            creds=creds or Credentials(),
-            rlimits=rlimits,
-            start_brk=start_brk,
-            brk=start_brk,
-            start_stack=start_stack,
-        )
+        if task is None:
+            mm = mm_alloc(config or KernelConfig())
+            mm.start_brk = mm.brk = start_brk
+            mm.start_stack = start_stack
+            signal = SignalStruct()
+            signal.rlim[RLIMIT_STACK] = (rlimit_stack, signal.rlim[RLIMIT_STACK][1])
+            task = Task(mm, signal=signal, cred=creds)
+            arch_pick_mmap_layout(mm, rlimit_stack, legacy_layout)
+        self.task = task
         self.gate_vma = gate_vma
         self.strace = strace
-        self.files: dict[str, Inode] = {}
-        self.fds: dict[int, OpenFile] = {}
+
+    # The task's parts, by the names the model's users know them.
+    @property
+    def mm(self) -> MmStruct:
+        return self.task.mm
+
+    @property
+    def files(self) -> dict[str, Inode]:
+        """The files every process sees, by path."""
+        return self.task.vfs
+
+    @files.setter
+    def files(self, files: dict[str, Inode]) -> None:
+        self.task.vfs = files
+
+    @property
+    def fds(self) -> dict[int, OpenFile]:
+        """The fd table: the open file behind each fd."""
+        return self.task.files.fdt
+
+    @fds.setter
+    def fds(self, fds: dict[int, OpenFile]) -> None:
+        self.task.files.fdt = fds
 
     @classmethod
     def from_maps(cls, maps_text: str, smaps_text: str | None = None, **kwargs: Any) -> Process:
@@ -110,44 +116,33 @@ class Process:
         by default they are read from this machine's files.  ``files`` shares inodes with
         other processes.
         """
-        from .fs.exec import do_execveat_common, read_exec_image
+        from .fs.exec import do_execve, read_exec_image
 
         proc = cls(
             rlimit_stack=rlimit_stack, legacy_layout=legacy_layout, config=config, creds=creds
         )
         if files is not None:
             proc.files = files
-        do_execveat_common(
-            proc.mm,
-            proc.files,
+        do_execve(
+            proc.task,
             filename,
             [os.fsencode(a) for a in argv],
             [os.fsencode(e) for e in envp],
             open_exec or read_exec_image,
-            rlimit_stack,
+            legacy_layout,
         )
         return proc
 
     def fork(self) -> Process:
         """The child of fork(), or of clone() without CLONE_VM: a copy of this address space
         (dup_mm()) and of the fd table, sharing the open files themselves."""
-        from .kernel.fork import dup_mm
-
-        return self._sharing_files(dup_mm(self.mm))
-
-    def _sharing_files(self, mm: MmStruct) -> Process:
-        """A process with this one's settings and the address space ``mm``, sharing the
-        open files and their page cache; its fd table is a copy of this one's."""
-        new = Process(gate_vma=self.gate_vma, strace=self.strace)
-        new.mm = mm
-        new.files = self.files
-        new.fds = dict(self.fds)
-        return new
+        return Process(gate_vma=self.gate_vma, strace=self.strace, task=copy_process(self.task, 0))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Process:
-        """A copy of the address space to try calls on, sharing files as a forked child
-        does."""
-        new = self._sharing_files(copy.deepcopy(self.mm, memo))
+        """A copy of the process to try calls on, sharing files as a forked child does."""
+        new = Process(
+            gate_vma=self.gate_vma, strace=self.strace, task=copy.deepcopy(self.task, memo)
+        )
         memo[id(self)] = new
         return new
 
@@ -162,98 +157,43 @@ class Process:
     def open(self, file: str | Inode, flags: int = O_RDWR) -> int:
         """An fd for a file made with create_file() (by path) or an Inode shared with others."""
         inode = self.files[file] if isinstance(file, str) else file
-        fd = 3
-        while fd in self.fds:
-            fd += 1
-        self.fds[fd] = OpenFile(inode, flags)
+        files = self.task.files
+        fd = files.alloc_fd(3)
+        files.fd_install(fd, OpenFile(inode, flags))
         return fd
 
     def close(self, fd: int) -> None:
-        del self.fds[fd]
+        self.task.files.close_fd(fd)
 
     # -- system calls -------------------------------------------------------------------
-    # Each call runs straight into the model unless strace output is wanted: replay makes
-    # millions of them, and the plumbing below would cost as much as a simple mmap.
-    def _strace(self, call: str, hex_result: bool, run: Callable[[], int | None]) -> int:
-        assert self.strace is not None
+    def syscall(self, name: str, *args: int) -> int:
+        """Make the call ``name`` of the system-call table with these arguments (as the C
+        caller passes them; each is cast to the type the kernel's prototype gives it)."""
+        row = syscalls.lookup(name)
+        if self.strace is None:
+            return row.call(self.task, args)
+        values = row.convert(args)
         try:
-            result = run() or 0
+            result = row.call(self.task, values)
         except OSError as err:
-            self.strace(fmt.line(call, err))
+            self.strace(row.strace_line(values, err))
             raise
-        self.strace(fmt.line(call, result, hex_result))
+        self.strace(row.strace_line(values, result))
         return result
 
-    def mmap(
-        self, addr: int, length: int, prot: int, flags: int, fd: int = -1, offset: int = 0
-    ) -> int:
-        addr, length, offset = ulong(addr), ulong(length), ulong(offset)
-        prot, flags = prot & 0xFFFFFFFF, flags & 0xFFFFFFFF
-        if self.strace is None:
-            return sys_mmap(self.mm, self.fds, addr, length, prot, flags, fd, offset)
-        return self._strace(
-            fmt.mmap_call(addr, length, prot, flags, fd, offset),
-            True,
-            lambda: sys_mmap(self.mm, self.fds, addr, length, prot, flags, fd, offset),
-        )
-
-    def munmap(self, addr: int, length: int) -> None:
-        addr, length = ulong(addr), ulong(length)
-        if self.strace is None:
-            sys_munmap(self.mm, addr, length)
-        else:
-            call = fmt.munmap_call(addr, length)
-            self._strace(call, False, lambda: sys_munmap(self.mm, addr, length))
-
-    def mremap(
-        self, old_address: int, old_size: int, new_size: int, flags: int = 0, new_address: int = 0
-    ) -> int:
-        args = (
-            ulong(old_address),
-            ulong(old_size),
-            ulong(new_size),
-            flags & 0xFFFFFFFF,
-            ulong(new_address),
-        )
-        if self.strace is None:
-            return sys_mremap(self.mm, *args)
-        return self._strace(fmt.mremap_call(*args), True, lambda: sys_mremap(self.mm, *args))
-
-    def mprotect(self, addr: int, length: int, prot: int) -> None:
-        args = (ulong(addr), ulong(length), prot & 0xFFFFFFFF)
-        if self.strace is None:
-            do_mprotect_pkey(self.mm, *args)
-        else:
-            self._strace(fmt.mprotect_call(*args), False, lambda: do_mprotect_pkey(self.mm, *args))
-
-    def madvise(self, addr: int, length: int, advice: int) -> None:
-        args = (ulong(addr), ulong(length), advice & 0xFFFFFFFF)
-        if self.strace is None:
-            do_madvise(self.mm, *args)
-        else:
-            self._strace(fmt.madvise_call(*args), False, lambda: do_madvise(self.mm, *args))
-
-    def brk(self, addr: int) -> int:
-        """The new break, or the current one when the kernel refuses (brk never fails)."""
-        addr = ulong(addr)
-        if self.strace is None:
-            return sys_brk(self.mm, addr)
-        return self._strace(fmt.brk_call(addr), True, lambda: sys_brk(self.mm, addr))
-
-    def mseal(self, addr: int, length: int, flags: int = 0) -> None:
-        addr, length = ulong(addr), ulong(length)
-        if self.strace is None:
-            do_mseal(self.mm, addr, length, flags)
-        else:
-            call = f"mseal({fmt.ptr(addr)}, {length}, {flags})"
-            self._strace(call, False, lambda: do_mseal(self.mm, addr, length, flags))
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """A call added to the table after this class was made (see :func:`_install_calls`)."""
+        row = syscalls.SYSCALLS.get(name)
+        if row is None or not row.modelled:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return _call_method(row).__get__(self)
 
     def setrlimit(self, resource: int, soft: int, hard: int) -> None:
         """Change a limit the mm code consults (RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, ...).
 
         As in the kernel, a new RLIMIT_STACK does not move mmap_base: that was chosen at exec.
         """
-        self.mm.rlimits[resource] = (ulong(soft), ulong(hard))
+        self.task.signal.rlim[resource] = (ulong(soft), ulong(hard))
 
     # -- memory -------------------------------------------------------------------------
     def read(self, addr: int, n: int) -> bytes:
@@ -313,8 +253,43 @@ class Process:
         """Raise AssertionError if any invariant of the model is broken."""
         validate_mm(self.mm)
 
-    def _repr_html_(self) -> str:
-        """In Jupyter, a process shows as a picture of its address space."""
-        from .views.svg import address_space_html
 
-        return address_space_html(self.maps().splitlines())
+def _call_method(row: syscalls.Syscall) -> Callable[..., int]:
+    """A method making the call of ``row``, with the C call's signature."""
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)]
+    params += [
+        inspect.Parameter(
+            arg.name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=inspect.Parameter.empty if arg.default is None else arg.default,
+            annotation="int",
+        )
+        for arg in row.args
+    ]
+    signature = inspect.Signature(params, return_annotation="int")
+    name = row.name
+
+    def method(self: Process, *args: int, **kwargs: int) -> int:
+        if kwargs:
+            args = tuple(signature.bind(self, *args, **kwargs).args[1:])
+        return self.syscall(name, *args)
+
+    method.__name__ = name
+    method.__qualname__ = f"Process.{name}"
+    method.__signature__ = signature  # type: ignore[attr-defined]
+    failures = ", ".join(row.errors) or "none"
+    method.__doc__ = (
+        f"{row.summary[:1].upper()}{row.summary[1:]}: system call {row.nr}, "
+        f"``{row.prototype()}``.\n\nErrors (OSError): {failures}."
+    ) + (f" {row.note}" if row.note else "")
+    return method
+
+
+def _install_calls() -> None:
+    """Give Process a method for each modelled call of the table."""
+    for row in syscalls.modelled():
+        if not hasattr(Process, row.name):
+            setattr(Process, row.name, _call_method(row))
+
+
+_install_calls()

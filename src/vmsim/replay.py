@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from .bundle import BUNDLE_MAGIC, Bundle, ExecImage, parse_bundle
 from .fs.file import Inode, OpenFile
+from .kernel import syscalls
 from .process import Process
 from .strace.order import ConcurrentCalls
 from .strace.parse import Event, parse, string_arg
@@ -311,32 +312,15 @@ def _outcome(event: Event) -> int | str:
     return ulong(event.ret or 0)
 
 
-# The arguments each memory call needs: strace prints mremap's new_address only when
-# MREMAP_FIXED or MREMAP_DONTUNMAP is set.
-_ARITY: Final = {"mmap": 6, "munmap": 2, "mremap": 4, "mprotect": 3, "madvise": 3, "brk": 1}
-
-
 def _call(p: Process, name: str, args: list[int]) -> int | str:
-    """Run one memory call: its result, or the name of the errno it failed with."""
-    need = _ARITY[name]
-    if len(args) < need:
-        raise ValueError(f"{need} arguments expected, the line has {len(args)}")
+    """Run one memory call: its result, or the name of the errno it failed with.  A call
+    strace printed by number ("syscall_0x1ce") has all six registers: the row takes its
+    own."""
+    row = syscalls.SYSCALLS[name]
+    if len(args) < row.logged:
+        raise ValueError(f"{row.logged} arguments expected, the line has {len(args)}")
     try:
-        # Spelled out call by call: compiled, a direct call hands over machine integers,
-        # where getattr() and *args would go through the interpreter's calling protocol.
-        if name == "mmap":
-            return p.mmap(args[0], args[1], args[2], args[3], args[4], args[5])
-        if name == "mremap":
-            return p.mremap(args[0], args[1], args[2], args[3], args[4] if len(args) > 4 else 0)
-        if name == "brk":
-            return p.brk(args[0])
-        if name == "munmap":
-            p.munmap(args[0], args[1])
-        elif name == "mprotect":
-            p.mprotect(args[0], args[1], args[2])
-        else:
-            p.madvise(args[0], args[1], args[2])
-        return 0
+        return row.call(p.task, args[: len(row.args)])
     except OSError as err:
         return errno_mod.errorcode.get(err.errno or 0, str(err.errno))
 

@@ -14,18 +14,23 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..arch.x86.mmap import DEFAULT_MAP_WINDOW, TASK_SIZE_4LEVEL
+from ..arch.x86.mmap import DEFAULT_MAP_WINDOW, TASK_SIZE_4LEVEL, arch_pick_mmap_layout
 from ..errors import syscall_error
+from ..kernel.fork import mm_alloc
 from ..kernel.trace import traced
 from ..mm.memory import access_vm, expand_downwards
-from ..mm.mm_types import MmStruct, VmAreaStruct
+from ..mm.mm_types import RLIMIT_STACK, MmStruct, VmAreaStruct
 from ..mm.vm_flags import VM_EXEC
 from ..mm.vma_exec import VM_STACK_FLAGS, create_init_stack_vma, relocate_vma_down
 from ..uapi import O_RDONLY, PAGE_MASK, PAGE_SIZE, page_align
 from .binfmt_elf import ElfImage, load_elf_binary, read_elf
 from .binfmt_script import BINPRM_BUF_SIZE, ScriptImage, load_script, parse_shebang
 from .file import Inode, OpenFile
+
+if TYPE_CHECKING:
+    from ..kernel.task import Task
 
 STACK_TOP = DEFAULT_MAP_WINDOW  # TASK_SIZE_LOW for a 64-bit program
 STACK_TOP_MAX = TASK_SIZE_4LEVEL  # the same on 4-level paging: the stack never moves
@@ -192,6 +197,29 @@ def do_execveat_common(
         copy_string_kernel(b"", bprm)
         bprm.argc = 1
     exec_binprm(bprm)
+
+
+def do_execve(
+    task: Task,
+    filename: str,
+    argv: list[bytes],
+    envp: list[bytes],
+    open_exec: OpenExec,
+    legacy_layout: bool = False,
+) -> None:
+    """execve() in ``task``: the program is laid out in a new mm (bprm_mm_init(), its
+    layout picked from the stack rlimit as setup_new_exec() does); once it has loaded the
+    task runs in it (exec_mmap()) with an fd table of its own, less the fds marked
+    close-on-exec (begin_new_exec(): unshare_files(), do_close_on_exec()).  On failure
+    the task keeps everything it had."""
+    rlim_stack = task.rlimit(RLIMIT_STACK)
+    mm = mm_alloc(task.mm.config)
+    mm.owner = task
+    arch_pick_mmap_layout(mm, rlim_stack, legacy_layout)
+    do_execveat_common(mm, task.vfs, filename, argv, envp, open_exec, rlim_stack)
+    task.set_mm(mm)
+    task.files = task.files.dup_fd()
+    task.files.do_close_on_exec()
 
 
 def read_exec_image(path: str) -> ExecImage:

@@ -92,3 +92,49 @@ class OpenFile:
     @property
     def writable(self) -> bool:  # FMODE_WRITE
         return self.flags & 3 in (O_WRONLY, O_RDWR)
+
+
+class FilesStruct:
+    """A task's fd table (struct files_struct with its fdtable): the open file behind each
+    fd and which fds execve closes (close_on_exec)."""
+
+    __slots__ = ("fdt", "close_on_exec")
+
+    def __init__(
+        self, fdt: dict[int, OpenFile] | None = None, close_on_exec: set[int] | None = None
+    ) -> None:
+        self.fdt: dict[int, OpenFile] = fdt if fdt is not None else {}
+        self.close_on_exec: set[int] = close_on_exec if close_on_exec is not None else set()
+
+    def alloc_fd(self, start: int = 0) -> int:
+        """The lowest free fd from ``start`` (alloc_fd())."""
+        fd = start
+        while fd in self.fdt:
+            fd += 1
+        return fd
+
+    def fd_install(self, fd: int, file: OpenFile, cloexec: bool = False) -> None:
+        self.fdt[fd] = file
+        self.set_close_on_exec(fd, cloexec)
+
+    def set_close_on_exec(self, fd: int, on: bool) -> None:
+        if on:
+            self.close_on_exec.add(fd)
+        else:
+            self.close_on_exec.discard(fd)
+
+    def close_fd(self, fd: int) -> OpenFile | None:
+        """Drop ``fd``; the file it held, or None if it was not open (EBADF)."""
+        self.close_on_exec.discard(fd)
+        return self.fdt.pop(fd, None)
+
+    def dup_fd(self) -> FilesStruct:
+        """A copy for a child made without CLONE_FILES: the same open files under the same
+        fds, close-on-exec marks and all (fs/file.c: dup_fd())."""
+        return FilesStruct(dict(self.fdt), set(self.close_on_exec))
+
+    def do_close_on_exec(self) -> None:
+        """execve closes the fds marked close-on-exec (fs/file.c)."""
+        for fd in self.close_on_exec:
+            self.fdt.pop(fd, None)
+        self.close_on_exec.clear()

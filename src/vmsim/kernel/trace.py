@@ -130,21 +130,9 @@ def traced(
 
         @functools.wraps(fn)
         def recording(*a: P.args, **kw: P.kwargs) -> R:
-            trace = _active
-            if trace is None:  # a reference taken while a trace was active
+            if _active is None:  # a reference taken while a trace was active
                 return fn(*a, **kw)
-            node = CallNode(label, args(*a, **kw) if args else "")
-            (trace._stack[-1].children if trace._stack else trace.calls).append(node)
-            trace._stack.append(node)
-            try:
-                result = fn(*a, **kw)
-            except OSError as err:
-                node.result = f"-{_errno_name(err.errno)}"
-                raise
-            finally:
-                trace._stack.pop()
-            node.result = format_result(result)
-            return result
+            return record(label, args(*a, **kw) if args else "", lambda: fn(*a, **kw))
 
         _recording[fn] = recording
         _plain[recording] = fn
@@ -207,6 +195,31 @@ def _errno_name(err: int | None) -> str:
     import errno
 
     return errno.errorcode.get(err or 0, str(err))
+
+
+def tracing() -> bool:
+    """Whether a trace is recording."""
+    return _active is not None
+
+
+def record(name: str, args: str, run: Callable[[], R]) -> R:
+    """Run ``run`` as a call named ``name`` with ``args`` in the active trace (the
+    system-call table's entries, which no decorator marks)."""
+    trace = _active
+    if trace is None:
+        return run()
+    node = CallNode(name, args)
+    (trace._stack[-1].children if trace._stack else trace.calls).append(node)
+    trace._stack.append(node)
+    try:
+        result = run()
+    except OSError as err:
+        node.result = f"-{_errno_name(err.errno)}"
+        raise
+    finally:
+        trace._stack.pop()
+    node.result = format_result(result)
+    return result
 
 
 def note(text: str | Callable[[], str]) -> None:

@@ -7,7 +7,7 @@ discarding advices act on the page tables; populate advice faults pages in.
 from __future__ import annotations
 
 import errno
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..errors import BusError, syscall_error
 from ..kernel.trace import hexargs, traced
@@ -63,6 +63,9 @@ from .vm_flags import (
     VM_WIPEONFORK,
     VM_WRITE,
 )
+
+if TYPE_CHECKING:
+    from ..kernel.task import Task
 
 FLAG_ADVICE = {
     MADV_NORMAL,
@@ -220,6 +223,10 @@ def madvise_populate(mm: MmStruct, start: int, end: int, write: bool) -> None:
         except BusError:
             raise syscall_error(errno.EFAULT) from None
         addr += 4096
+
+
+def sys_madvise(task: Task, start: int, len_in: int, behavior: int) -> None:
+    do_madvise(task.mm, start, len_in, behavior)
 
 
 @traced("do_madvise", args=lambda mm, start, len_in, behavior: hexargs(start, len_in, behavior))

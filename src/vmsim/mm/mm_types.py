@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..arch.x86.pgtable import PageTables
 from ..fs.file import OpenFile
@@ -15,6 +15,9 @@ from ..lib.maple_tree import MapleTree
 from ..lib.memo_copy import deepcopy_memo
 from ..uapi import PAGE_SHIFT
 from .vm_flags import VM_GROWSDOWN
+
+if TYPE_CHECKING:
+    from ..kernel.task import Task
 
 _anon_vma_ids = itertools.count(1)
 
@@ -160,8 +163,6 @@ class MmStruct:
         mmap_legacy_base: int,
         topdown: bool = True,  # MMF_TOPDOWN
         config: KernelConfig | None = None,
-        creds: Credentials | None = None,
-        rlimits: dict[int, tuple[int, int]] | None = None,
         start_brk: int = 0,
         brk: int = 0,
         start_stack: int = 0,
@@ -174,8 +175,9 @@ class MmStruct:
         self.mmap_legacy_base = mmap_legacy_base
         self.topdown = topdown
         self.config = config if config is not None else KernelConfig()
-        self.creds = creds if creds is not None else Credentials()
-        self.rlimits = rlimits if rlimits is not None else default_rlimits()
+        # mm->owner: the task whose limits and credentials the mm code consults (the
+        # kernel's code asks current, which for these calls is a task using this mm).
+        self.owner: Task | None = None
         self.start_brk = start_brk
         self.brk = brk
         self.start_stack = start_stack
@@ -198,26 +200,30 @@ class MmStruct:
         self.rss_shmem = 0  # MM_SHMEMPAGES
 
     def rlimit(self, resource: int) -> int:
-        return self.rlimits[resource][0]
+        assert self.owner is not None, "an mm runs calls only once a task owns it"
+        return self.owner.signal.rlim[resource][0]
+
+    def rlimit_max(self, resource: int) -> int:
+        assert self.owner is not None
+        return self.owner.signal.rlim[resource][1]
+
+    def creds(self) -> Credentials:
+        assert self.owner is not None
+        return self.owner.cred
 
     def get_mm_rss(self) -> int:
         """Resident pages of every kind (include/linux/mm.h)."""
         return self.rss_anon + self.rss_file + self.rss_shmem
 
-    def rlimit_max(self, resource: int) -> int:
-        return self.rlimits[resource][1]
-
     def copy_layout(self, def_flags: int) -> MmStruct:
-        """A new mm with this one's layout and a copy of its limits, sharing its settings
-        (sysctls, credentials) as dup_mm() does; no VMAs, counters at zero."""
+        """A new mm with this one's layout, sharing its settings (sysctls) as dup_mm()
+        does; no VMAs, counters at zero, no owner yet."""
         return MmStruct(
             self.task_size,
             self.mmap_base,
             self.mmap_legacy_base,
             self.topdown,
             self.config,
-            self.creds,
-            dict(self.rlimits),
             self.start_brk,
             self.brk,
             self.start_stack,
@@ -231,6 +237,7 @@ class MmStruct:
         page tables and counters copied."""
         new = self.copy_layout(self.def_flags)
         memo[id(self)] = new
+        new.owner = deepcopy_memo(self.owner, memo)
         new.mm_mt = deepcopy_memo(self.mm_mt, memo)
         new.pgtables = deepcopy_memo(self.pgtables, memo)
         new.map_count = self.map_count

@@ -8,7 +8,7 @@ with its neighbours or links a new VMA.
 from __future__ import annotations
 
 import errno
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..arch.x86.mmap import mm_get_unmapped_area
 from ..errors import syscall_error
@@ -82,6 +82,9 @@ from .vm_flags import (
     is_stack_mapping,
 )
 
+if TYPE_CHECKING:
+    from ..kernel.task import Task
+
 LEGACY_MAP_MASK = (
     MAP_SHARED
     | MAP_PRIVATE
@@ -150,7 +153,7 @@ def vm_unacct_memory(mm: MmStruct, pages: int) -> None:
 
 
 def mlock_future_ok(mm: MmStruct, flags: int, nbytes: int) -> bool:
-    if not flags & VM_LOCKED or mm.creds.cap_ipc_lock:
+    if not flags & VM_LOCKED or mm.creds().cap_ipc_lock:
         return True
     return (nbytes >> PAGE_SHIFT) + mm.locked_vm <= mm.rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT
 
@@ -199,7 +202,7 @@ def get_unmapped_area(
         raise syscall_error(errno.ENOMEM)
     if addr & ~PAGE_MASK:
         raise syscall_error(errno.EINVAL)
-    if addr < mm.config.dac_mmap_min_addr and not mm.creds.cap_sys_rawio:
+    if addr < mm.config.dac_mmap_min_addr and not mm.creds().cap_sys_rawio:
         # cap_mmap_addr()
         raise syscall_error(errno.EPERM)
     return addr
@@ -267,7 +270,7 @@ def do_mmap(
         | VM_MAYEXEC
     )
     # can_do_mlock() holds for root and whenever RLIMIT_MEMLOCK is non-zero.
-    if flags & MAP_LOCKED and not (mm.creds.cap_ipc_lock or mm.rlimit(RLIMIT_MEMLOCK)):
+    if flags & MAP_LOCKED and not (mm.creds().cap_ipc_lock or mm.rlimit(RLIMIT_MEMLOCK)):
         raise syscall_error(errno.EPERM)
     if not mlock_future_ok(mm, vm_flags, length):
         raise syscall_error(errno.EAGAIN)
@@ -444,9 +447,9 @@ def do_brk_flags(
     mm.hiwater_vm = max(mm.hiwater_vm, mm.total_vm)
 
 
-@traced("SYSCALL_DEFINE1(brk)", args=lambda mm, brk: hexargs(brk))
-def sys_brk(mm: MmStruct, brk: int) -> int:
+def sys_brk(task: Task, brk: int) -> int:
     """brk(2): the new break, or the unchanged one on any failure (never an errno)."""
+    mm = task.mm
     origbrk = mm.brk
     if brk < mm.start_brk:
         return origbrk
@@ -495,25 +498,8 @@ MAP_HUGE_SHIFT: Final = 26
 MAP_HUGE_MASK: Final = 0x3F
 
 
-def _mmap_syscall_args(
-    mm: MmStruct,
-    fds: dict[int, OpenFile],
-    addr: int,
-    length: int,
-    prot: int,
-    flags: int,
-    fd: int,
-    off: int,
-) -> str:
-    from ..strace.format import mmap_call
-
-    return mmap_call(addr, length, prot, flags, fd, off)[len("mmap(") : -1]
-
-
-@traced("SYSCALL_DEFINE6(mmap)", args=_mmap_syscall_args)
 def sys_mmap(
-    mm: MmStruct,
-    fds: dict[int, OpenFile],
+    task: Task,
     addr: int,
     length: int,
     prot: int,
@@ -521,12 +507,14 @@ def sys_mmap(
     fd: int,
     off: int,
 ) -> int:
-    """x86's sys_mmap -> ksys_mmap_pgoff -> vm_mmap_pgoff -> do_mmap, then populate."""
+    """x86's SYSCALL_DEFINE6(mmap) -> ksys_mmap_pgoff -> vm_mmap_pgoff -> do_mmap, then
+    populate."""
+    mm = task.mm
     if off & ~PAGE_MASK:
         raise syscall_error(errno.EINVAL)
     file = None
     if not flags & 0x20:  # MAP_ANONYMOUS
-        file = fds.get(fd)
+        file = task.files.fdt.get(fd & 0xFFFFFFFF)  # fget() takes an unsigned int
         if file is None:
             raise syscall_error(errno.EBADF)
         if flags & MAP_HUGETLB:
@@ -542,9 +530,8 @@ def sys_mmap(
     return addr
 
 
-@traced("SYSCALL_DEFINE2(munmap)", args=lambda mm, addr, length: hexargs(addr, length))
-def sys_munmap(mm: MmStruct, addr: int, length: int) -> int:
-    vmalib.do_vmi_munmap(mm, addr, length)
+def sys_munmap(task: Task, addr: int, length: int) -> int:
+    vmalib.do_vmi_munmap(task.mm, addr, length)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from typing import TYPE_CHECKING
 
 from ..errors import syscall_error
 from ..kernel.trace import hexargs, traced
@@ -31,6 +32,9 @@ from .vm_flags import (
     VM_SHARED,
     VM_WRITE,
 )
+
+if TYPE_CHECKING:
+    from ..kernel.task import Task
 
 
 @traced(
@@ -70,10 +74,15 @@ def mprotect_fixup(mm: MmStruct, vma: VmAreaStruct, start: int, end: int, newfla
     vm_stat_account(mm, newflags, nrpages)
 
 
+def sys_mprotect(task: Task, start: int, length: int, prot: int) -> None:
+    do_mprotect_pkey(task.mm, start, length, prot, -1)
+
+
 @traced(
-    "SYSCALL_DEFINE3(mprotect)", args=lambda mm, start, length, prot: hexargs(start, length, prot)
+    "do_mprotect_pkey",
+    args=lambda mm, start, length, prot, pkey: hexargs(start, length, prot, pkey),
 )
-def do_mprotect_pkey(mm: MmStruct, start: int, length: int, prot: int) -> None:
+def do_mprotect_pkey(mm: MmStruct, start: int, length: int, prot: int, pkey: int) -> None:
     grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP)
     prot &= ~(PROT_GROWSDOWN | PROT_GROWSUP)
     if grows == PROT_GROWSDOWN | PROT_GROWSUP:

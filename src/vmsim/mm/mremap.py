@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from ..errors import syscall_error
 from ..kernel.trace import count, hexargs, note, traced
@@ -50,6 +51,9 @@ from .vm_flags import (
     VM_PFNMAP,
     VM_SHARED,
 )
+
+if TYPE_CHECKING:
+    from ..kernel.task import Task
 
 
 class RemapType(Enum):  # enum mremap_type
@@ -603,17 +607,6 @@ def do_mremap(vrm: VmaRemapStruct) -> int:
     return res
 
 
-def _syscall_args(
-    mm: MmStruct, addr: int, old_len: int, new_len: int, flags: int, new_addr: int
-) -> str:
-    from ..strace.format import mremap_call
-
-    return mremap_call(addr, old_len, new_len, flags, new_addr)[len("mremap(") : -1]
-
-
-@traced("SYSCALL_DEFINE5(mremap)", args=_syscall_args)
-def sys_mremap(
-    mm: MmStruct, addr: int, old_len: int, new_len: int, flags: int, new_addr: int
-) -> int:
-    vrm = VmaRemapStruct(mm, addr, old_len, new_len, flags, new_addr)
+def sys_mremap(task: Task, addr: int, old_len: int, new_len: int, flags: int, new_addr: int) -> int:
+    vrm = VmaRemapStruct(task.mm, addr, old_len, new_len, flags, new_addr)
     return do_mremap(vrm)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from typing import TYPE_CHECKING
 
 from ..errors import syscall_error
 from ..kernel.trace import hexargs, traced
@@ -10,6 +11,13 @@ from ..uapi import PAGE_MASK, page_align
 from . import vma as vmalib
 from .mm_types import MmStruct
 from .vm_flags import VM_SEALED
+
+if TYPE_CHECKING:
+    from ..kernel.task import Task
+
+
+def sys_mseal(task: Task, start: int, len_in: int, flags: int) -> None:
+    do_mseal(task.mm, start, len_in, flags)
 
 
 @traced("do_mseal", args=lambda mm, start, len_in, flags: hexargs(start, len_in, flags))

@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from typing import Final
 
 from .. import uapi
+from ..kernel import syscalls
+from ..kernel.sysargs import MAP_HUGE_SHIFT
 
 PREFIX = (
     r"^(?:\[pid\s+(?P<pid>\d+)\]\s+|(?P<pid2>\d+)\s+)?"
@@ -40,15 +42,19 @@ EXIT = re.compile(
 )
 RELATIVE_TS = re.compile(r"^\s*\d+\.\d+\s+")
 
+# The names the system-call table prints, every constant of the headers (a newer strace
+# knows more names than the table's printers), and the open flags.
 CONSTANTS: dict[str, int] = {
     name: value
     for name, value in vars(uapi).items()
     if isinstance(value, int)
     and name.split("_")[0] in ("PROT", "MAP", "MREMAP", "MADV", "O", "F", "FD")
 }
+CONSTANTS.update(syscalls.constants())
 CONSTANTS.update(
     {
         "NULL": 0,
+        "MAP_HUGE_SHIFT": MAP_HUGE_SHIFT,
         "AT_FDCWD": -100,
         "O_DIRECT": 0o40000,
         "O_NOATIME": 0o1000000,
@@ -106,7 +112,9 @@ class Event:
     ) -> None:
         self.line = line
         self.pid = pid
-        self.name = name
+        # An older strace prints a call it does not know by number ("syscall_0x1ce" for
+        # mseal); the table knows it by name.
+        self.name = syscalls.canonical_name(name) if name.startswith("syscall_0x") else name
         self._args: list[str] | None = args
         if args is None and not args_text:
             self._args = []
@@ -188,6 +196,9 @@ def value(token: str) -> int:
             total |= CONSTANTS[part]
         elif _NUMBER.fullmatch(part):
             total |= int(part, 0)
+        elif "<<" in part:  # a field: "21<<MAP_HUGE_SHIFT"
+            count, _, shift = part.partition("<<")
+            total |= value(count) << value(shift)
         else:
             raise ValueError(f"unknown value {part!r}")
     return total

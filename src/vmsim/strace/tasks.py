@@ -18,6 +18,7 @@ from typing import Final
 
 from ..fs.exec import ExecImage, read_exec_image
 from ..fs.file import Inode, OpenFile
+from ..kernel import syscalls
 from ..kernel.fork import CLONE_FILES, CLONE_VFORK, CLONE_VM
 from ..mm.mm_types import RLIM_INFINITY, RLIMIT_STACK
 from ..process import Process
@@ -25,7 +26,8 @@ from .parse import Event, split_args, string_arg
 
 CLONE_CALLS: Final = ("clone", "clone3", "fork", "vfork")
 EXEC_CALLS: Final = ("execve", "execveat")
-MEMORY_CALLS: Final = ("mmap", "munmap", "mremap", "mprotect", "madvise", "brk")
+# The calls the model makes (the modelled rows of the system-call table).
+MEMORY_CALLS: Final = tuple(row.name for row in syscalls.modelled())
 RLIMIT_CALLS: Final = ("prlimit64", "setrlimit")
 CLONE_FLAG_NAMES = {"CLONE_VM": CLONE_VM, "CLONE_FILES": CLONE_FILES, "CLONE_VFORK": CLONE_VFORK}
 

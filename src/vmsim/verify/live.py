@@ -276,26 +276,26 @@ class LiveProcess:
     ) -> int:
         return self._call(_OP_MMAP, addr, length, prot, flags, fd, offset) & U64
 
-    def munmap(self, addr: int, length: int) -> None:
-        self._call(_OP_MUNMAP, addr, length)
+    def munmap(self, addr: int, length: int) -> int:
+        return self._call(_OP_MUNMAP, addr, length)
 
     def mremap(
         self, old_address: int, old_size: int, new_size: int, flags: int = 0, new_address: int = 0
     ) -> int:
         return self._call(_OP_MREMAP, old_address, old_size, new_size, flags, new_address) & U64
 
-    def mprotect(self, addr: int, length: int, prot: int) -> None:
-        self._call(_OP_MPROTECT, addr, length, prot)
+    def mprotect(self, addr: int, length: int, prot: int) -> int:
+        return self._call(_OP_MPROTECT, addr, length, prot)
 
-    def madvise(self, addr: int, length: int, advice: int) -> None:
-        self._call(_OP_MADVISE, addr, length, advice)
+    def madvise(self, addr: int, length: int, advice: int) -> int:
+        return self._call(_OP_MADVISE, addr, length, advice)
 
     def brk(self, addr: int) -> int:
         """The raw brk system call: never fails, returns the (possibly unchanged) break."""
         return self._call(_OP_BRK, addr) & U64
 
-    def mseal(self, addr: int, length: int, flags: int = 0) -> None:
-        self._call(_OP_MSEAL, addr, length, flags)
+    def mseal(self, addr: int, length: int, flags: int = 0) -> int:
+        return self._call(_OP_MSEAL, addr, length, flags)
 
     def mlock(self, addr: int, length: int, flags: int = 0) -> None:
         """mlock(), or mlock2() when flags (MLOCK_ONFAULT) are given."""

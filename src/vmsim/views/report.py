@@ -17,7 +17,7 @@ from .. import demo as demolib
 from ..kernel.trace import CallNode
 from ..replay import read_bundle, replay_text
 from .calls import CallRecord, LogWatcher
-from .errnos import NOTES, table
+from .errnos import notes, table
 from .mapsdiff import splices
 from .pagetables import Summary, summarize
 
@@ -136,7 +136,7 @@ class Collector:
             "why": {str(k): v for k, v in self.why.items()},
             "tables": self.tables,
             "errnos": table(),
-            "notes": NOTES,
+            "notes": notes(),
             "errors": dict(self.errors),
         }
 

@@ -38,6 +38,18 @@ def mmap_legacy_base(task_size: int) -> int:
     return page_align(task_size // 3)
 
 
+def arch_pick_mmap_layout(mm: MmStruct, rlim_stack: int, legacy: bool = False) -> None:
+    """Top-down below the stack's room (its rlimit and guard gap), or the legacy
+    bottom-up layout; chosen once, when the mm is made for a program."""
+    mm.mmap_legacy_base = mmap_legacy_base(mm.task_size)
+    mm.mmap_base = (
+        mm.mmap_legacy_base
+        if legacy
+        else mmap_base(mm.task_size, rlim_stack, mm.config.stack_guard_gap)
+    )
+    mm.topdown = not legacy
+
+
 def mmap_address_hint_valid(addr: int, length: int) -> bool:
     if TASK_SIZE_4LEVEL - length < addr:
         return False
