@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed
 # The modules setup.py compiles (its COMPILED list).
 COMPILED_SOURCES := $(addprefix src/vmsim/,$(shell sed -n 's/^    "\(.*\.py\)",$$/\1/p' setup.py))
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint readme clean
 
 $(STAMP): pyproject.toml setup.py $(COMPILED_SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The README's list of calls comes from the system-call table.
+readme: $(STAMP)
+	$(BIN)/python -m vmsim.views.syscall_table README.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

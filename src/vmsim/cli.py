@@ -149,6 +149,23 @@ def demo(scenario: str, depth: int | None, views: set[str], as_json: bool) -> No
 
 
 @main.command()
+@click.option("--markdown", is_flag=True, help="As the table in the README.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable: a record per call.")
+def calls(markdown: bool, as_json: bool) -> None:
+    """List the system calls the model knows: number, the kernel's prototype, and which
+    ones a log may make that the model does not handle yet."""
+    from .views import syscall_table
+
+    if as_json:
+        click.echo(json.dumps(syscall_table.records(), indent=2))
+    elif markdown:
+        click.echo(syscall_table.markdown())
+    else:
+        for line in syscall_table.text():
+            click.echo(line)
+
+
+@main.command()
 @click.option("--ops", type=int, default=2000, show_default=True, help="Calls per seed.")
 @click.option("--seed", type=int, default=1, show_default=True, help="First seed.")
 @click.option("--seeds", type=int, default=1, show_default=True, help="How many seeds.")

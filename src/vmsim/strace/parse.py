@@ -173,6 +173,7 @@ class Event:
 
 
 _NUMBER = re.compile(r"-?0x[0-9a-fA-F]+|-?\d+")
+_COMMENT = re.compile(r"\s*/\*.*?\*/")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -185,8 +186,8 @@ def value(token: str) -> int:
     token = token.strip()
     if _NUMBER.fullmatch(token):  # most arguments are plain numbers
         return int(token, 0)
-    if "/*" in token:  # -X verbose: "0x3 /* PROT_READ|PROT_WRITE */"
-        token = token.split("/*")[0].strip()
+    if "/*" in token:  # -X verbose "0x3 /* PROT_READ|PROT_WRITE */", "0x10 /* MAP_??? */"
+        token = _COMMENT.sub("", token).strip()
     if token.endswith(">") and "<" in token:  # -y: "3</path>"
         token = token[: token.index("<")]
     total = 0
@@ -259,8 +260,9 @@ def fd_path(token: str) -> str | None:
 # What makes an argument list more than "a, b, c": strings, -y paths, nesting.
 _STRUCTURED = re.compile(r'["<()\[\]{}]')
 # The marks split_args() acts on: a quoted string (to its closing quote, or the end of a
-# truncated line) and an fd's -y path are skipped whole, since either may hold commas.
-_ARG_MARKS = re.compile(r'"(?:[^"\\]|\\.)*"?|(?<=\d)<[^>]*>?|[()\[\]{},]', re.DOTALL)
+# truncated line) and an fd's -y path are skipped whole, since either may hold commas
+# (a shift, "21<<MAP_HUGE_SHIFT", is no path).
+_ARG_MARKS = re.compile(r'"(?:[^"\\]|\\.)*"?|(?<=\d)<(?!<)[^>]*>?|[()\[\]{},]', re.DOTALL)
 
 
 def split_args(text: str) -> list[str]:

@@ -20,6 +20,7 @@ from .calls import CallRecord, LogWatcher
 from .errnos import notes, table
 from .mapsdiff import splices
 from .pagetables import Summary, summarize
+from .why import explain
 
 # Kept call flows, in nodes; mremap calls and failures may use twice as many.
 FLOW_NODE_BUDGET = 60_000
@@ -107,7 +108,7 @@ class Collector:
         self.flow_nodes += size
         self.flows.append([self._node(call) for call in calls])
         if record.name == "mremap":
-            self.why[index] = demolib.explain(record.flow)
+            self.why[index] = explain(record.flow)
         return len(self.flows) - 1
 
     def _node(self, node: CallNode) -> list[Any]:
