@@ -28,13 +28,22 @@ PACKAGE = ROOT / "src" / "vmsim"
 
 def test_arguments_take_the_c_type_of_the_kernels_prototype() -> None:
     assert ULONG.convert(-1) == (1 << 64) - 1
-    assert ULONG.convert(1 << 70) == 0
-    assert SIZE_T.convert((1 << 64) + 5) == 5
+    assert ULONG.convert(-(1 << 63)) == 1 << 63
+    assert SIZE_T.convert((1 << 63) + 5) == (1 << 63) + 5
     assert INT.convert(0xFFFFFFFF) == -1
     assert INT.convert((1 << 32) | 4) == 4
     assert INT.convert(1 << 31) == -(1 << 31)
     assert UINT.convert(-1) == 0xFFFFFFFF
     assert UINT.convert((1 << 32) | 3) == 3
+
+
+def test_a_value_no_register_holds_is_refused() -> None:
+    p = Process()
+    with pytest.raises(ValueError, match="mmap.. argument addr: 0x4.* 64-bit register"):
+        p.mmap(1 << 70, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS)
+    with pytest.raises(ValueError, match="length"):
+        p.munmap(0, -(1 << 63) - 1)
+    assert p.mmap(0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -(1 << 63), 0)
 
 
 def test_high_bits_reach_the_model_as_the_kernel_sees_them() -> None:

@@ -16,6 +16,8 @@ from typing import Final
 from .. import uapi
 
 SMALL_INT_MAX: Final = (1 << 62) - 1
+REGISTER_MIN: Final = -(1 << 63)
+REGISTER_MAX: Final = (1 << 64) - 1
 
 
 class CType:
@@ -30,10 +32,12 @@ class CType:
         self.mask = (1 << bits) - 1
 
     def convert(self, value: int) -> int:
-        """The value the kernel's function receives for a register holding ``value``
-        (any Python int: it is taken modulo 2^64 first, as a register would hold it)."""
+        """The value the kernel's function receives for a register holding ``value`` (a
+        signed or unsigned 64-bit number; anything wider is a ValueError)."""
         if 0 <= value <= SMALL_INT_MAX and (self.bits == 64 or value <= self.mask >> 1):
             return value  # the common case, without big-integer arithmetic
+        if not REGISTER_MIN <= value <= REGISTER_MAX:
+            raise ValueError(f"{value:#x} does not fit in a 64-bit register")
         value &= self.mask
         if self.signed and value >> (self.bits - 1):
             value -= 1 << self.bits

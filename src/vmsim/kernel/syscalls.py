@@ -128,7 +128,10 @@ class Syscall:
         for i in range(len(args)):
             arg = args[i]
             if i < len(raw):
-                values.append(arg.ctype.convert(raw[i]))
+                try:
+                    values.append(arg.ctype.convert(raw[i]))
+                except ValueError as err:
+                    raise ValueError(f"{self.name}() argument {arg.name}: {err}") from None
             else:
                 default = arg.default
                 values.append(arg.ctype.convert(default) if default is not None else 0)
