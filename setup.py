@@ -45,10 +45,10 @@ COMPILED = [
     "kernel/sysargs.py",
     "kernel/task.py",
     "kernel/trace.py",
-    "strace/order.py",
     "strace/parse.py",
-    "strace/tasks.py",
-    "replay.py",
+    "replay/order.py",
+    "replay/replayer.py",
+    "replay/tasks.py",
     "uapi.py",
 ]
 

@@ -187,7 +187,8 @@ def bench_replay() -> None:
     synthetic log of memory calls only."""
     from pathlib import Path
 
-    from vmsim.replay import parse_bundle, replay_text
+    from vmsim.bundle import parse_bundle
+    from vmsim.replay import replay_text
     from vmsim.strace.parse import parse
 
     data = Path(__file__).parent.parent / "tests" / "data"

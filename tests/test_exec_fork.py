@@ -19,8 +19,7 @@ from vmsim import MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, Process
 from vmsim.bundle import Bundle, parse_bundle
 from vmsim.fs.binfmt_elf import ELF_ET_DYN_BASE, ElfImage, ElfPhdr
 from vmsim.record import compact_log
-from vmsim.replay import replay_bundle, replay_text
-from vmsim.strace import tasks
+from vmsim.replay import replay_bundle, replay_text, tasks
 from vmsim.uapi import MADV_DONTFORK, MADV_WIPEONFORK
 
 DATA = Path(__file__).parent / "data"

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from vmsim import MAP_ANONYMOUS, MAP_PRIVATE, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE
 from vmsim.cli import main
 from vmsim.process import Process
-from vmsim.replay import read_bundle, replay_text
+from vmsim.replay import MEMORY_CALLS, read_bundle, replay_text
 from vmsim.strace.parse import (
     CALL,
     RESUMED,
@@ -26,7 +26,6 @@ from vmsim.strace.parse import (
     split_args,
     value,
 )
-from vmsim.strace.tasks import MEMORY_CALLS
 
 DATA = Path(__file__).parent / "data"
 
@@ -297,7 +296,7 @@ def test_orders_are_tried_on_an_independent_copy_of_the_address_space() -> None:
     """The copy trial orders run on must equal the original (maps, smaps, bytes, the shared
     zero page) and change nothing in it."""
     from vmsim.mm.debug import validate_mm
-    from vmsim.strace.order import _copy
+    from vmsim.replay.order import _copy
 
     p = Process()
     a = p.mmap(0, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
@@ -498,10 +497,10 @@ def _outcome_of(text: str) -> tuple[object, ...]:
 def test_calls_dropped_early_change_nothing(bundle: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Replay drops the calls it does not act on before routing them (ACTED_ON): the
     outcome must be the one a full routing of every event gives."""
-    import vmsim.replay
+    import vmsim.replay.replayer
 
     text = (DATA / bundle).read_text()
     fast = _outcome_of(text)
     every_name = frozenset(event.name for event in parse(read_bundle(text)[1].splitlines()))
-    monkeypatch.setattr(vmsim.replay, "ACTED_ON", every_name)
+    monkeypatch.setattr(vmsim.replay.replayer, "ACTED_ON", every_name)
     assert _outcome_of(text) == fast

@@ -5,7 +5,7 @@ call whose result differs from the log.  Follow mode makes the log's results
 authoritative: after a difference the model's mapping is moved to where the
 kernel put it, so replay can go on.  Threads (clone with CLONE_VM) share the
 address space; a forked child gets a copy and an execve a new one laid out from
-the program's ELF headers (see :mod:`vmsim.strace.tasks`).
+the program's ELF headers (see :mod:`vmsim.replay.tasks`).
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .bundle import BUNDLE_MAGIC, Bundle, ExecImage, parse_bundle
-from .fs.file import Inode, OpenFile
-from .kernel import syscalls
-from .process import Process
-from .strace.order import ConcurrentCalls
-from .strace.parse import Event, parse, string_arg
-from .strace.tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, RLIMIT_CALLS, TaskTable
-from .uapi import (
+from ..bundle import Bundle, ExecImage, parse_bundle
+from ..fs.file import Inode, OpenFile
+from ..kernel import syscalls
+from ..process import Process
+from ..strace.parse import Event, parse, string_arg
+from ..uapi import (
     F_DUPFD,
     F_DUPFD_CLOEXEC,
     F_SETFD,
@@ -38,9 +36,8 @@ from .uapi import (
     O_WRONLY,
     ulong,
 )
-
-__all__ = ["BUNDLE_MAGIC", "MEMORY_CALLS", "Replayer", "read_bundle", "replay_text"]
-
+from .order import ConcurrentCalls
+from .tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, RLIMIT_CALLS, TaskTable
 
 OPEN_CALLS: Final = ("open", "openat", "creat")
 DUP_CALLS: Final = ("dup", "dup2", "dup3")

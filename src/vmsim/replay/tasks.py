@@ -22,7 +22,7 @@ from ..kernel import syscalls
 from ..kernel.fork import CLONE_FILES, CLONE_VFORK, CLONE_VM
 from ..mm.mm_types import RLIM_INFINITY, RLIMIT_STACK
 from ..process import Process
-from .parse import Event, split_args, string_arg
+from ..strace.parse import Event, split_args, string_arg
 
 CLONE_CALLS: Final = ("clone", "clone3", "fork", "vfork")
 EXEC_CALLS: Final = ("execve", "execveat")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from ..fs.file import OpenFile
 from ..process import Process
-from .parse import Event
+from ..strace.parse import Event
 
 MAX_GROUP = 8  # beyond this, log order
 MAX_TRIALS = 400
