@@ -23,19 +23,21 @@ REGISTER_MAX: Final = (1 << 64) - 1
 class CType:
     """An integer type of the kernel's prototype (pointers are unsigned long)."""
 
-    __slots__ = ("name", "bits", "signed", "mask")
+    __slots__ = ("name", "bits", "signed", "mask", "small")
 
     def __init__(self, name: str, bits: int, signed: bool) -> None:
         self.name = name
         self.bits = bits
         self.signed = signed
         self.mask = (1 << bits) - 1
+        # Values up to this pass unchanged, without big-integer arithmetic.
+        self.small = SMALL_INT_MAX if bits == 64 else self.mask >> 1
 
     def convert(self, value: int) -> int:
         """The value the kernel's function receives for a register holding ``value`` (a
         signed or unsigned 64-bit number; anything wider is a ValueError)."""
-        if 0 <= value <= SMALL_INT_MAX and (self.bits == 64 or value <= self.mask >> 1):
-            return value  # the common case, without big-integer arithmetic
+        if 0 <= value <= self.small:
+            return value  # the common case
         if not REGISTER_MIN <= value <= REGISTER_MAX:
             raise ValueError(f"{value:#x} does not fit in a 64-bit register")
         value &= self.mask

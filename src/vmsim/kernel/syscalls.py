@@ -106,6 +106,8 @@ class Syscall:
         self.summary = summary
         self.label = f"SYSCALL_DEFINE{len(self.args)}({name})"
         self.required = sum(1 for a in self.args if a.default is None)
+        # What a call that leaves arguments out passes for them (0 for required ones).
+        self.defaults = [0 if a.default is None else a.ctype.convert(a.default) for a in args]
         # The fewest arguments strace prints (mremap leaves new_address out).
         self.logged = len(self.args) if shown is None else shown([0] * len(self.args))
 
@@ -117,24 +119,23 @@ class Syscall:
     def convert(self, raw: Sequence[int]) -> list[int]:
         """The arguments as the kernel's function receives them: each register cast to
         the prototype's type; arguments left out take their defaults."""
+        regs = raw if isinstance(raw, list) else list(raw)  # compiled, a list indexes fast
         args = self.args
-        if len(raw) < self.required:
+        n = len(regs)
+        if n < self.required or n > len(args):
             raise ValueError(
-                f"{self.name}() takes {self.required} arguments at least, got {len(raw)}"
+                f"{self.name}() takes {self.required} to {len(args)} arguments, got {n}"
+                if self.required < len(args)
+                else f"{self.name}() takes {len(args)} arguments, got {n}"
             )
-        if len(raw) > len(args):
-            raise ValueError(f"{self.name}() takes {len(args)} arguments, got {len(raw)}")
-        values = []
-        for i in range(len(args)):
-            arg = args[i]
-            if i < len(raw):
-                try:
-                    values.append(arg.ctype.convert(raw[i]))
-                except ValueError as err:
-                    raise ValueError(f"{self.name}() argument {arg.name}: {err}") from None
-            else:
-                default = arg.default
-                values.append(arg.ctype.convert(default) if default is not None else 0)
+        values = self.defaults[:]
+        i = 0
+        try:
+            while i < n:
+                values[i] = args[i].ctype.convert(regs[i])
+                i += 1
+        except ValueError as err:
+            raise ValueError(f"{self.name}() argument {args[i].name}: {err}") from None
         return values
 
     def call(self, task: Task, raw: Sequence[int]) -> int:
