@@ -142,10 +142,13 @@ class Syscall:
         """Run the call on ``task``: its result, or OSError with the kernel's errno."""
         values = self.convert(raw)
         if trace.tracing():
-            return trace.record(
-                self.label, self.format_args(values), lambda: self.run(task, values)
-            )
+            return self.traced(task, values)
         return self.run(task, values)
+
+    def traced(self, task: Task, values: list[int]) -> int:
+        """Run the call as the SYSCALL_DEFINE node of the active trace (a function of its
+        own: compiled, the closure would otherwise be built on every call)."""
+        return trace.record(self.label, self.format_args(values), lambda: self.run(task, values))
 
     def run(self, task: Task, v: list[int]) -> int:
         handler = self.handler
