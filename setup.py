@@ -46,6 +46,7 @@ COMPILED = [
     "kernel/task.py",
     "kernel/trace.py",
     "strace/parse.py",
+    "replay/follow.py",
     "replay/order.py",
     "replay/replayer.py",
     "replay/tasks.py",

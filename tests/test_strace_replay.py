@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,8 +12,9 @@ from click.testing import CliRunner
 
 from vmsim import MAP_ANONYMOUS, MAP_PRIVATE, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE
 from vmsim.cli import main
+from vmsim.kernel import syscalls
 from vmsim.process import Process
-from vmsim.replay import MEMORY_CALLS, read_bundle, replay_text
+from vmsim.replay import read_bundle, replay_text
 from vmsim.strace.parse import (
     CALL,
     RESUMED,
@@ -175,7 +177,8 @@ def test_the_plain_argument_reader_agrees_with_the_splitter() -> None:
             continue
         assert int_args(text) == expected, text
         compared += 1
-    memory_calls = [m for m in matches if m is not None and m["name"] in MEMORY_CALLS]
+    modelled = {row.name for row in syscalls.modelled()}
+    memory_calls = [m for m in matches if m is not None and m["name"] in modelled]
     assert compared >= len(memory_calls) > 100  # every memory call's list among them
 
 
@@ -253,6 +256,54 @@ def test_recorded_programs_are_predicted_exactly(bundle: str) -> None:
     assert report.mismatches == [], [str(m) for m in report.mismatches]
 
 
+# tests/data/mseal.bundle's program: it seals ranges and tries to change them.
+MSEAL_C = """\
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define PAGE 4096
+int main(void) {
+    char *a = mmap(0, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *b = mmap(0, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *r = mmap(0, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    syscall(462, a + PAGE, 2 * PAGE, 0);               /* the middle of a: sealed */
+    syscall(462, a, PAGE, 1);                          /* EINVAL: flags */
+    syscall(462, (void *)0x10000, PAGE, 0);            /* ENOMEM: nothing there */
+    syscall(462, r, 2 * PAGE, 0);                      /* read-only and sealed */
+    munmap(a + PAGE, PAGE);                            /* EPERM */
+    mprotect(a + 2 * PAGE, PAGE, PROT_READ);           /* EPERM */
+    mremap(a + PAGE, PAGE, 2 * PAGE, MREMAP_MAYMOVE);  /* EPERM */
+    madvise(r, PAGE, MADV_DONTNEED);                   /* EPERM: would discard */
+    madvise(a + PAGE, PAGE, MADV_DONTNEED);            /* writable: allowed */
+    munmap(a, PAGE);                                   /* not sealed */
+    mprotect(a + 3 * PAGE, PAGE, PROT_READ);
+    b = mremap(b, 4 * PAGE, 8 * PAGE, MREMAP_MAYMOVE);
+    mprotect(b, PAGE, PROT_READ);
+    munmap(b, 8 * PAGE);
+    return 0;
+}
+"""
+
+
+def test_mseal_that_strace_prints_by_number_is_predicted() -> None:
+    """strace 6.1 does not know mseal (462) and prints it as ``syscall_0x1ce`` with all six
+    registers; the replay makes it as mseal, and every call the seals refuse is predicted."""
+    text = (DATA / "mseal.bundle").read_text()
+    assert text.count("syscall_0x1ce(") == 4
+    report = replay_text(text)
+    assert report.calls["mseal"] == 4 and not report.bad_lines
+    assert report.mismatches == [], [str(m) for m in report.mismatches]
+    assert report.errors == {
+        "mseal EINVAL": 1,
+        "mseal ENOMEM": 1,
+        "munmap EPERM": 1,
+        "mprotect EPERM": 1,
+        "mremap EPERM": 1,
+        "madvise EPERM": 1,
+    }
+
+
 def test_python_growing_buffers_uses_mremap() -> None:
     report = replay_text((DATA / "python-buffers.bundle").read_text())
     assert report.calls["mremap"] >= 20
@@ -302,7 +353,7 @@ def test_orders_are_tried_on_an_independent_copy_of_the_address_space() -> None:
     a = p.mmap(0, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)
     p.write(a, b"hello")
     p.read(a + 8192, 4)  # maps the zero page, which Rss does not count
-    trial = _copy(p)
+    trial = Process(task=_copy(p.task))
     validate_mm(trial.mm)
     assert (trial.maps(), trial.smaps(), trial.read(a, 5)) == (p.maps(), p.smaps(), b"hello")
     trial.write(a, b"HELLO")
@@ -370,6 +421,17 @@ def test_record_then_replay_a_fresh_program(tmp_path: Path) -> None:
     replayed = CliRunner().invoke(main, ["replay", str(bundle)])
     assert replayed.exit_code == 0, replayed.output
     assert "(100.0%)" in replayed.output
+
+
+@needs_strace_and_gcc
+@pytest.mark.skipif(
+    tuple(int(n) for n in platform.release().split(".")[:2]) < (6, 10), reason="needs mseal"
+)
+def test_record_then_replay_mseal(tmp_path: Path) -> None:
+    """The mseal program recorded afresh, whatever this strace calls mseal."""
+    report = replay_text(_record(tmp_path, "mseal", MSEAL_C).read_text())
+    assert report.calls["mseal"] == 4 and report.errors["munmap EPERM"] == 1
+    assert report.mismatches == [], [str(m) for m in report.mismatches]
 
 
 def test_a_read_only_fd_gives_no_shared_writable_mapping(tmp_path: Path) -> None:
@@ -466,8 +528,8 @@ def test_fcntl_close_on_exec_in_every_format(setfd: str, dupfd: str, getfl: str)
     )
     replayer = replay_bundle(parse_bundle(log))
     tasks = replayer.tasks
-    (fds,) = tasks.fdtables.values()
-    assert sorted(fds) == [3, 6, 7] and tasks.cloexec(fds) == {3, 6}
+    (task,) = tasks.tasks.values()
+    assert sorted(task.files.fdt) == [3, 6, 7] and task.files.close_on_exec == {3, 6}
     assert replayer.report.bad_lines == []
 
 
@@ -488,7 +550,10 @@ def _outcome_of(text: str) -> tuple[object, ...]:
     return (
         replayer.report.as_dict(),
         tasks.exec_layouts,
-        {pid: (_layout(p), sorted(tasks.fdtables[pid])) for pid, p in tasks.mms.items()},
+        {
+            pid: (_layout(tasks.view(task)), sorted(task.files.fdt))
+            for pid, task in tasks.tasks.items()
+        },
         tasks.unknown,
     )
 

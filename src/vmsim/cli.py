@@ -174,7 +174,8 @@ def calls(markdown: bool, as_json: bool) -> None:
     type=click.Choice(["all", *MIXES]),
     default="all",
     show_default=True,
-    help="What the random calls aim at: 'files' adds mappings of a test file.",
+    help="What the random calls aim at: 'files' adds mappings of a test file, 'bits' "
+    "sets high and sign bits in every argument.",
 )
 @click.option("--check", is_flag=True, help="Also check the model's invariants after every call.")
 @click.option(
@@ -418,7 +419,8 @@ def replay(
     as_json: bool,
 ) -> None:
     """Replay a strace log (or a bundle from `vmsim record`) into the model and report
-    every mmap/munmap/mremap/mprotect/madvise/brk result the model predicts differently.
+    every result of a memory call (the calls `vmsim calls` lists) that the model predicts
+    differently, and each memory call it does not model yet.
     --show draws each memory call as it is replayed."""
     from .replay import read_bundle, replay_text
     from .views.calls import LogWatcher
@@ -447,6 +449,8 @@ def replay(
             _emit("skipped: " + ", ".join(f"{k} {v}" for k, v in report.skipped.items()))
         if report.notes:
             _emit("notes: " + ", ".join(f"{k} {v}" for k, v in report.notes.items()))
+        for line in report.unmodelled_text():
+            _emit(line, style="yellow")
         _emit(
             f"predicted {report.checked - len(report.mismatches)} of {report.checked} "
             f"results ({report.accuracy:.1%}); peak {report.peak_vmas} VMAs, "

@@ -84,10 +84,6 @@ class Process:
         """The fd table: the open file behind each fd."""
         return self.task.files.fdt
 
-    @fds.setter
-    def fds(self, fds: dict[int, OpenFile]) -> None:
-        self.task.files.fdt = fds
-
     @classmethod
     def from_maps(cls, maps_text: str, smaps_text: str | None = None, **kwargs: Any) -> Process:
         """A process whose address space is the one a real /proc/pid/maps (and smaps) shows."""

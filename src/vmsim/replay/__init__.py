@@ -6,7 +6,6 @@ of threads' calls that overlap in time.
 """
 
 from .replayer import (
-    MEMORY_CALLS,
     Mismatch,
     Observer,
     Replayer,
@@ -17,7 +16,6 @@ from .replayer import (
 )
 
 __all__ = [
-    "MEMORY_CALLS",
     "Mismatch",
     "Observer",
     "ReplayReport",

@@ -6,8 +6,8 @@ order.  Memory calls of one address space whose time spans (from the
 ``<unfinished ...>`` line to the result) overlap are held back as a group; when
 none is in flight any more, the group runs in log order if that explains every
 result, else in the first order consistent with the spans (a call that returned
-before another started stays first) that does, found on copies of the address
-space.  Without such an order the group runs in log order.
+before another started stays first) that does, found on copies of the task.
+Without such an order the group runs in log order.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import copy
 from collections import Counter
 from collections.abc import Callable
 
-from ..fs.file import OpenFile
-from ..process import Process
+from ..fs.file import FilesStruct
+from ..kernel.task import Task
+from ..mm.mm_types import MmStruct
 from ..strace.parse import Event
 
 MAX_GROUP = 8  # beyond this, log order
@@ -29,10 +30,11 @@ class Call:
 
     # Not a dataclass: compiled, a dataclass's generated __init__ runs in the interpreter,
     # and every memory call builds one.
-    def __init__(self, event: Event, start: int, fds: dict[int, OpenFile]) -> None:
+    def __init__(self, event: Event, start: int, task: Task) -> None:
         self.event = event
         self.start = start  # log line where the call began
-        self.fds = fds  # the fd table as it was when the call returned
+        self.task = task  # the thread that made it
+        self.files = task.files.dup_fd()  # its fd table as it was when the call returned
 
 
 class ConcurrentCalls:
@@ -40,16 +42,17 @@ class ConcurrentCalls:
 
     def __init__(
         self,
-        address_space: Callable[[int | None], Process | None],
-        run: Callable[[Process, Event], None],
-        outcome: Callable[[Process, Event], bool],
+        mm_of: Callable[[int | None], MmStruct | None],
+        run: Callable[[Task, Event], None],
+        outcome: Callable[[Task, Event], bool],
         notes: Counter[str] | None = None,
     ) -> None:
-        self.address_space = address_space  # pid -> its Process
+        self.mm_of = mm_of  # pid -> the address space its task uses
         self.run = run  # replays one call for real
         self.outcome = outcome  # replays one call on a copy: did it give the log's result?
         self.in_flight: dict[int | None, int] = {}  # pid -> line its memory call began
-        self.groups: dict[int, tuple[Process, list[Call]]] = {}
+        # id(mm) -> the mm and its calls held back
+        self.groups: dict[int, tuple[MmStruct, list[Call]]] = {}
         self.notes: Counter[str] = notes if notes is not None else Counter()
 
     def started(self, event: Event) -> None:
@@ -59,17 +62,21 @@ class ConcurrentCalls:
         """The line where the call began; it is no longer in flight."""
         return self.in_flight.pop(event.pid, event.line)
 
-    def completed(self, process: Process, event: Event, start: int) -> None:
-        key = id(process)
+    def completed(self, task: Task, event: Event, start: int) -> None:
+        mm = task.mm
+        key = id(mm)
         # A task not yet seen to return anything may be a thread of this process too.
-        busy = bool(self.in_flight) and any(
-            self.address_space(pid) in (process, None) for pid in self.in_flight
-        )
+        busy = False
+        for pid in self.in_flight:
+            other = self.mm_of(pid)
+            if other is None or other is mm:
+                busy = True
+                break
         if key not in self.groups and not busy:
-            self.run(process, event)
+            self.run(task, event)
             return
-        group = self.groups.setdefault(key, (process, []))[1]
-        group.append(Call(event, start, dict(process.fds)))
+        group = self.groups.setdefault(key, (mm, []))[1]
+        group.append(Call(event, start, task))
         if not busy:
             self.flush(key)
 
@@ -78,29 +85,30 @@ class ConcurrentCalls:
             self.flush(key)
 
     def flush(self, key: int) -> None:
-        process, group = self.groups.pop(key)
-        order = group if len(group) == 1 else self.find_order(process, group)
+        group = self.groups.pop(key)[1]
+        order = group if len(group) == 1 else self.find_order(group)
         if order is None:
             self.notes["overlapping calls no order explains (run as logged)"] += 1
             order = group
         elif order != group:
             self.notes["overlapping calls of threads run in another order than logged"] += 1
-        fds = process.fds
         for call in order:
-            process.fds = call.fds
-            self.run(process, call.event)
-        process.fds = fds
+            task = call.task
+            files = task.files
+            task.files = call.files
+            self.run(task, call.event)
+            task.files = files
 
-    def find_order(self, process: Process, group: list[Call]) -> list[Call] | None:
+    def find_order(self, group: list[Call]) -> list[Call] | None:
         # Log order nearly always explains the results: check it on one copy, so the
         # usual group costs one copy of the address space rather than one per call.
-        if self.explains(process, group):
+        if self.explains(group[0].task, group):
             return group
         if len(group) > MAX_GROUP:
             return None
         trials = [0]
 
-        def attempt(state: Process, todo: list[Call], done: list[Call]) -> list[Call] | None:
+        def attempt(state: Task, todo: list[Call], done: list[Call]) -> list[Call] | None:
             if not todo:
                 return done
             for i, call in enumerate(todo):
@@ -111,25 +119,26 @@ class ConcurrentCalls:
                 if trials[0] > MAX_TRIALS:
                     return None
                 trial = _copy(state)
-                trial.fds = call.fds
-                if self.outcome(trial, call.event):
+                if self.outcome(_as(trial, call.files), call.event):
                     found = attempt(trial, todo[:i] + todo[i + 1 :], [*done, call])
                     if found is not None:
                         return found
             return None
 
-        return attempt(process, group, [])
+        return attempt(group[0].task, group, [])
 
-    def explains(self, process: Process, order: list[Call]) -> bool:
+    def explains(self, task: Task, order: list[Call]) -> bool:
         """Does running ``order`` on a copy of the address space give every logged result?"""
-        trial = _copy(process)
-        for call in order:
-            trial.fds = call.fds
-            if not self.outcome(trial, call.event):
-                return False
-        return True
+        trial = _copy(task)
+        return all(self.outcome(_as(trial, call.files), call.event) for call in order)
 
 
-def _copy(process: Process) -> Process:
-    """A copy of the address space to try calls on; files and inodes stay shared."""
-    return copy.deepcopy(process)
+def _copy(task: Task) -> Task:
+    """A copy of the task to try calls on: its own mm; files and inodes stay shared."""
+    return copy.deepcopy(task)
+
+
+def _as(trial: Task, files: FilesStruct) -> Task:
+    """The trial task with the fd table of the thread whose call runs next."""
+    trial.files = files
+    return trial

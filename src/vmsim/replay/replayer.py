@@ -1,16 +1,21 @@
-"""Replaying a program's strace log into the model, and recording one.
+"""Replaying a program's strace log into the model.
 
-Predict mode (the default) lets the model choose every address and reports each
-call whose result differs from the log.  Follow mode makes the log's results
-authoritative: after a difference the model's mapping is moved to where the
-kernel put it, so replay can go on.  Threads (clone with CLONE_VM) share the
-address space; a forked child gets a copy and an execve a new one laid out from
-the program's ELF headers (see :mod:`vmsim.replay.tasks`).
+Every call of the log that is a modelled row of the system-call table
+(:mod:`vmsim.kernel.syscalls`) runs on the model, in the task of the pid that made it
+(see :mod:`.tasks`), and its result is compared with the log's.  A call of the table
+the model does not make yet (mlock, pkey_mprotect, shmat...) is reported by name and
+line, and the predictions after it in the same address space are marked, since the
+model's state may be off from then on.  The fd calls (open, dup, fcntl, close) keep
+each task's fd table as the kernel's.
+
+Predict mode (the default) lets the model choose every address and reports each call
+whose result differs from the log.  Follow mode makes the log's results the truth: after
+a difference the address space is the one the kernel was left with (see
+:mod:`.follow`), so replay can go on.
 """
 
 from __future__ import annotations
 
-import errno as errno_mod
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -19,7 +24,9 @@ from typing import Any, Final
 
 from ..bundle import Bundle, ExecImage, parse_bundle
 from ..fs.file import Inode, OpenFile
-from ..kernel import syscalls
+from ..kernel.syscalls import SYSCALLS, Syscall
+from ..kernel.task import Task
+from ..mm.mm_types import MmStruct
 from ..process import Process
 from ..strace.parse import Event, parse, string_arg
 from ..uapi import (
@@ -27,26 +34,25 @@ from ..uapi import (
     F_DUPFD_CLOEXEC,
     F_SETFD,
     FD_CLOEXEC,
-    MAP_FIXED,
-    MREMAP_FIXED,
-    MREMAP_MAYMOVE,
     O_ACCMODE,
     O_CLOEXEC,
     O_RDWR,
     O_WRONLY,
     ulong,
 )
+from .follow import Follower
 from .order import ConcurrentCalls
-from .tasks import CLONE_CALLS, EXEC_CALLS, MEMORY_CALLS, RLIMIT_CALLS, TaskTable
+from .tasks import CLONE_CALLS, EXEC_CALLS, RLIMIT_CALLS, TaskTable, make_call
 
 OPEN_CALLS: Final = ("open", "openat", "creat")
 DUP_CALLS: Final = ("dup", "dup2", "dup3")
-# Every event the replay does something with (see step, TaskTable.route and dispatch).
-# The rest (read, fstat, rt_sigaction, futex...) are most of a log and are dropped at once.
+# Every event besides the system-call table's rows that the replay does something with
+# (see step, TaskTable.route and dispatch).  The rest (read, fstat, rt_sigaction,
+# futex...) are most of a log and are dropped at once.
 ACTED_ON = frozenset(
-    (*MEMORY_CALLS, *CLONE_CALLS, *EXEC_CALLS, *RLIMIT_CALLS, *OPEN_CALLS, *DUP_CALLS)
-    + ("close", "fcntl", "exit")
+    (*CLONE_CALLS, *EXEC_CALLS, *RLIMIT_CALLS, *OPEN_CALLS, *DUP_CALLS) + ("close", "fcntl", "exit")
 )
+LINES_SHOWN = 10  # line numbers of an unmodelled call the summary lists
 
 
 @dataclass
@@ -55,9 +61,12 @@ class Mismatch:
     call: str
     logged: str
     model: str
+    # The address space had seen a call the model does not make: its state may be off.
+    after_unmodelled: bool = False
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.call}: log {self.logged}, model {self.model}"
+        after = " (after an unmodelled call)" if self.after_unmodelled else ""
+        return f"line {self.line}: {self.call}: log {self.logged}, model {self.model}{after}"
 
 
 @dataclass
@@ -69,13 +78,31 @@ class ReplayReport:
     bad_lines: list[str] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     notes: Counter[str] = field(default_factory=Counter)
+    # The lines of each call of the table the model does not make.
+    unmodelled: dict[str, list[int]] = field(default_factory=dict)
     checked: int = 0
+    after_unmodelled: int = 0  # predictions made in an address space after such a call
     peak_vmas: int = 0
     peak_rss_pages: int = 0
 
     @property
     def accuracy(self) -> float:
         return 1.0 if not self.checked else 1 - len(self.mismatches) / self.checked
+
+    def unmodelled_text(self) -> list[str]:
+        """``not modelled: 3 × pkey_mprotect, lines 40, 52, 77``, a line per call."""
+        out = []
+        for name, lines in self.unmodelled.items():
+            shown = ", ".join(str(n) for n in lines[:LINES_SHOWN])
+            more = ", ..." if len(lines) > LINES_SHOWN else ""
+            word = "line" if len(lines) == 1 else "lines"
+            out.append(f"not modelled: {len(lines)} × {name}, {word} {shown}{more}")
+        if self.after_unmodelled:
+            out.append(
+                f"{self.after_unmodelled} of {self.checked} results were predicted after an "
+                "unmodelled call in their address space, whose state may be off from there on"
+            )
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +114,8 @@ class ReplayReport:
             "bad_lines": self.bad_lines,
             "skipped": dict(self.skipped),
             "notes": dict(self.notes),
+            "unmodelled": dict(self.unmodelled),
+            "after_unmodelled": self.after_unmodelled,
             "peak_vmas": self.peak_vmas,
             "peak_rss_kb": self.peak_rss_pages * 4,
         }
@@ -104,7 +133,7 @@ Observer = Callable[["Replayer", Event, Callable[[], None]], None]
 
 
 class Replayer:
-    """Replays events into the processes of :class:`TaskTable`; ``process`` is the first
+    """Replays events into the tasks of :class:`TaskTable`; ``process`` is the first
     program's address space if known (else its execve is laid out by the model)."""
 
     def __init__(
@@ -115,16 +144,30 @@ class Replayer:
         rlimit_stack: int = 8 << 20,
         observer: Observer | None = None,
     ) -> None:
-        self.process = process or Process()
-        self.follow = follow
         self.observer = observer
         self.report = ReplayReport()
         self.tasks = TaskTable(
             process, images, rlimit_stack, self.report.skipped, self.report.notes
         )
+        # The task whose call runs (or ran last), and a Process view of it for observers.
+        self.task: Task = process.task if process is not None else Process().task
+        self._view: Process | None = process
+        self.follower = Follower(self.tasks, self.report.notes) if follow else None
         self.concurrent = ConcurrentCalls(
-            self.tasks.mms.get, self.run_call, _gives_logged, self.report.notes
+            self._mm_of, self.run_call, self._gives_logged, self.report.notes
         )
+
+    @property
+    def follow(self) -> bool:
+        return self.follower is not None
+
+    @property
+    def process(self) -> Process:
+        """The task whose call runs, as a Process (for observers)."""
+        view = self._view
+        if view is None or view.task is not self.task:
+            view = self._view = self.tasks.view(self.task)
+        return view
 
     def run(self, events: Iterable[Event], progress: Callable[[], None] | None = None) -> None:
         for event in events:
@@ -138,10 +181,13 @@ class Replayer:
 
     def step(self, event: Event) -> None:
         name = event.name
-        if name not in ACTED_ON and self.tasks.knows(event.pid):
+        # Looked up for every event: a row registered after this module was loaded replays.
+        row = SYSCALLS.get(name)
+        if row is None and name not in ACTED_ON and self.tasks.knows(event.pid):
             return
         start = event.line
-        if name in MEMORY_CALLS:
+        memory = row is not None and row.handler is not None
+        if memory:
             # Threads' calls that overlap in time are ordered as the results say they ran.
             if event.unfinished:
                 self.concurrent.started(event)
@@ -152,17 +198,23 @@ class Replayer:
         elif name in CLONE_CALLS or name in EXEC_CALLS:
             # A copied or new address space comes after every call held back so far.
             self.concurrent.flush_all()
+            if self.follower is not None:
+                self.follower.forget()
+        elif name in RLIMIT_CALLS and self.follower is not None:
+            self.follower.forget()  # the calls made again would meet other limits
         # The task table follows clone, fork, vfork and execve, and says whose calls these are.
-        process = self.tasks.route(event)
-        if process is None:
+        task = self.tasks.route(event)
+        if task is None:
             return
-        if name in MEMORY_CALLS:
-            self.concurrent.completed(process, event, start)
+        if memory:
+            self.concurrent.completed(task, event, start)
+        elif row is not None:
+            self.not_modelled(task, event)
         else:
-            self.run_call(process, event)
+            self.run_call(task, event)
 
-    def run_call(self, process: Process, event: Event) -> None:
-        self.process = process
+    def run_call(self, task: Task, event: Event) -> None:
+        self.task = task
         try:
             self.dispatch(event)
         except (ValueError, IndexError) as err:
@@ -170,16 +222,18 @@ class Replayer:
 
     def dispatch(self, event: Event) -> None:
         name = event.name
-        if name in MEMORY_CALLS:
+        row = SYSCALLS.get(name)
+        if row is not None:
             if self.observer is None:
-                self.on_memory_call(event)
+                self.on_memory_call(row, event)
             else:
-                self.observer(self, event, lambda: self.on_memory_call(event))
-        elif name in OPEN_CALLS:
+                self.observer(self, event, lambda: self.on_memory_call(row, event))
+            return
+        files = self.task.files
+        if name in OPEN_CALLS:
             self.on_open(event)
         elif name == "close" and event.ret == 0:
-            self.process.fds.pop(event.arg(0), None)
-            self.tasks.cloexec(self.process.fds).discard(event.arg(0))
+            files.close_fd(event.arg(0))
         elif name in DUP_CALLS and event.ret is not None and event.ret >= 0:
             # dup() and dup2() give an fd that stays open across execve; dup3() may not.
             cloexec = name == "dup3" and _has_cloexec(event, 2)
@@ -189,82 +243,94 @@ class Replayer:
             if command in (F_DUPFD, F_DUPFD_CLOEXEC):
                 self.alias(event.arg(0), event.ret, command == F_DUPFD_CLOEXEC)
             elif command == F_SETFD:
-                self.set_cloexec(event.arg(0), bool(event.arg(2) & FD_CLOEXEC))
+                files.set_close_on_exec(event.arg(0), bool(event.arg(2) & FD_CLOEXEC))
 
     def on_open(self, event: Event) -> None:
         if event.ret is None or event.ret < 0:
             return
         first = 1 if event.name == "openat" else 0
         path = event.ret_path or string_arg(event.args[first])
-        inode = self.process.files.get(path)
+        vfs = self.task.vfs
+        inode = vfs.get(path)
         if inode is None:
             try:
                 size = os.stat(path).st_size
             except (OSError, ValueError):
                 size = 1 << 40  # not on this machine
-            inode = self.process.files[path] = Inode(path, size=size)
-        self.process.fds[event.ret] = OpenFile(inode, _access_mode(event, first + 1))
-        self.set_cloexec(event.ret, event.name != "creat" and _has_cloexec(event, first + 1))
+            inode = vfs[path] = Inode(path, size=size)
+        cloexec = event.name != "creat" and _has_cloexec(event, first + 1)
+        self.task.files.fd_install(
+            event.ret, OpenFile(inode, _access_mode(event, first + 1)), cloexec
+        )
 
     def alias(self, old: int, new: int, cloexec: bool) -> None:
-        if old in self.process.fds:
-            self.process.fds[new] = self.process.fds[old]
-            self.set_cloexec(new, cloexec)
+        """``new`` is another fd for the open file of ``old`` (dup2(), F_DUPFD)."""
+        files = self.task.files
+        file = files.fdt.get(old)
+        if file is not None:
+            files.fd_install(new, file, cloexec)
 
-    def set_cloexec(self, fd: int, on: bool) -> None:
-        """Mark or unmark ``fd`` of the current table as closed by execve."""
-        closing = self.tasks.cloexec(self.process.fds)
-        if on:
-            closing.add(fd)
-        else:
-            closing.discard(fd)
+    def not_modelled(self, task: Task, event: Event) -> None:
+        """A call of the table the model does not make: reported, and its address space
+        is one whose state may be off from now on."""
+        self.report.unmodelled.setdefault(event.name, []).append(event.line)
+        self.tasks.mark_unsure(task.mm)
 
-    def on_memory_call(self, event: Event) -> None:
+    def on_memory_call(self, row: Syscall, event: Event) -> None:
         report = self.report
         calls = report.calls
-        calls[event.name] = calls.get(event.name, 0) + 1
-        args = event.int_args()
+        name = row.name
+        calls[name] = calls.get(name, 0) + 1
+        args = _args(row, event)
         logged = _outcome(event)
-        model = _call(self.process, event.name, args)
+        task = self.task
+        unsure = self.tasks.unsure
+        after_unmodelled = bool(unsure) and id(task.mm) in unsure
+        if self.follower is None:
+            model = make_call(task, row, args)
+        else:
+            model = self.follower.make_call(task, row, args, logged)
         report.checked += 1
+        if after_unmodelled:
+            report.after_unmodelled += 1
         if model != logged:
             report.mismatches.append(
-                Mismatch(event.line, _show(event), _text(logged), _text(model))
+                Mismatch(event.line, _show(event), _text(logged), _text(model), after_unmodelled)
             )
-            if self.follow:
-                self.align(event.name, args, logged, model)
         if isinstance(logged, str):
-            report.errors[f"{event.name} {logged}"] += 1
+            report.errors[f"{name} {logged}"] += 1
         # The peaks come from counters the mm keeps anyway.
-        mm = self.process.mm
+        mm = task.mm
         if mm.map_count > report.peak_vmas:
             report.peak_vmas = mm.map_count
         rss = mm.get_mm_rss()
         if rss > report.peak_rss_pages:
             report.peak_rss_pages = rss
 
-    def align(self, name: str, args: list[int], logged: int | str, model: int | str) -> None:
-        """Follow mode: put the mapping where the kernel put it."""
-        p = self.process
-        if not isinstance(logged, int):
-            return
+    def _mm_of(self, pid: int | None) -> MmStruct | None:
+        task = self.tasks.tasks.get(pid)
+        return task.mm if task is not None else None
+
+    def _gives_logged(self, task: Task, event: Event) -> bool:
+        """Would this call give the log's result in ``task``?"""
+        row = SYSCALLS.get(event.name)
+        if row is None:
+            return True
         try:
-            if name == "mmap":
-                if isinstance(model, int):
-                    p.munmap(model, args[1])
-                fd = args[4] if len(args) > 4 else -1
-                p.mmap(
-                    logged,
-                    args[1],
-                    args[2],
-                    args[3] | MAP_FIXED,
-                    fd,
-                    args[5] if len(args) > 5 else 0,
-                )
-            elif name == "mremap" and isinstance(model, int):
-                p.mremap(model, args[2], args[2], MREMAP_MAYMOVE | MREMAP_FIXED, logged)
-        except OSError:
-            pass
+            return make_call(task, row, _args(row, event)) == _outcome(event)
+        except (ValueError, IndexError):
+            return True
+
+
+def _args(row: Syscall, event: Event) -> list[int]:
+    """The call's arguments as the log gives them.  A call strace printed by number
+    ("syscall_0x1ce") has all six registers: the row takes its own."""
+    args = event.int_args()
+    if len(args) < row.logged:
+        raise ValueError(f"{row.logged} arguments expected, the line has {len(args)}")
+    if len(args) > len(row.args):
+        del args[len(row.args) :]
+    return args
 
 
 def _access_mode(event: Event, flags_arg: int) -> int:
@@ -295,31 +361,10 @@ def _has_cloexec(event: Event, flags_arg: int) -> bool:
         return False
 
 
-def _gives_logged(process: Process, event: Event) -> bool:
-    """Would this call give the log's result in ``process``?"""
-    try:
-        return _call(process, event.name, event.int_args()) == _outcome(event)
-    except (ValueError, IndexError):
-        return True
-
-
 def _outcome(event: Event) -> int | str:
     if event.errno is not None:
         return event.errno
     return ulong(event.ret or 0)
-
-
-def _call(p: Process, name: str, args: list[int]) -> int | str:
-    """Run one memory call: its result, or the name of the errno it failed with.  A call
-    strace printed by number ("syscall_0x1ce") has all six registers: the row takes its
-    own."""
-    row = syscalls.SYSCALLS[name]
-    if len(args) < row.logged:
-        raise ValueError(f"{row.logged} arguments expected, the line has {len(args)}")
-    try:
-        return row.call(p.task, args[: len(row.args)])
-    except OSError as err:
-        return errno_mod.errorcode.get(err.errno or 0, str(err.errno))
 
 
 def _text(outcome: int | str) -> str:

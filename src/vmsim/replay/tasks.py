@@ -1,10 +1,12 @@
-"""Which address space each pid of a ``strace -f`` log works on.
+"""The kernel task of every pid in a ``strace -f`` log.
 
-Threads (clone with CLONE_VM, and a vfork child until it execs) share their
-parent's; a child of fork, or of clone without CLONE_VM, gets a copy of it
-(dup_mm); a successful execve gives the pid a new one, laid out as the kernel
-lays out the program (the ELF headers come from the bundle or from the file).
-Each pid also has an fd table: shared with CLONE_FILES, else copied.
+Each pid has a :class:`~vmsim.kernel.task.Task`, made as the kernel makes it:
+copy_process() with the clone's flags, so that a thread (CLONE_VM, and a vfork child
+until it execs) uses its parent's mm and a child of fork (or of clone without CLONE_VM)
+gets a copy (dup_mm); with CLONE_FILES the fd table is shared, else copied, close-on-exec
+marks and all; with CLONE_THREAD the limits are shared.  A successful execve runs
+do_execve(): a new mm laid out as the kernel lays out the program (the ELF headers come
+from the bundle or from the file) and an fd table without the close-on-exec fds.
 """
 
 from __future__ import annotations
@@ -13,23 +15,21 @@ import errno
 import os
 import re
 from collections import Counter
-from collections.abc import Callable
 from typing import Final
 
-from ..fs.exec import ExecImage, read_exec_image
-from ..fs.file import Inode, OpenFile
-from ..kernel import syscalls
-from ..kernel.fork import CLONE_FILES, CLONE_VFORK, CLONE_VM
-from ..mm.mm_types import RLIM_INFINITY, RLIMIT_STACK
+from ..fs.exec import ExecImage, do_execve, read_exec_image
+from ..fs.file import Inode
+from ..kernel.fork import CLONE_FILES, CLONE_FLAG_NAMES, CLONE_THREAD, CLONE_VM, copy_process
+from ..kernel.syscalls import SYSCALLS, Syscall, errno_name
+from ..kernel.task import Task
+from ..mm.mm_types import RLIM_INFINITY, RLIMIT_STACK, MmStruct
 from ..process import Process
 from ..strace.parse import Event, split_args, string_arg
+from ..uapi import ulong
 
 CLONE_CALLS: Final = ("clone", "clone3", "fork", "vfork")
 EXEC_CALLS: Final = ("execve", "execveat")
-# The calls the model makes (the modelled rows of the system-call table).
-MEMORY_CALLS: Final = tuple(row.name for row in syscalls.modelled())
 RLIMIT_CALLS: Final = ("prlimit64", "setrlimit")
-CLONE_FLAG_NAMES = {"CLONE_VM": CLONE_VM, "CLONE_FILES": CLONE_FILES, "CLONE_VFORK": CLONE_VFORK}
 
 
 def clone_flags(name: str, args: list[str]) -> int:
@@ -37,7 +37,7 @@ def clone_flags(name: str, args: list[str]) -> int:
     if name == "fork":
         return 0
     if name == "vfork":
-        return CLONE_VM | CLONE_VFORK
+        return CLONE_FLAG_NAMES["CLONE_VM"] | CLONE_FLAG_NAMES["CLONE_VFORK"]
     text = " ".join(args)
     flags = 0
     for word in re.findall(r"\bCLONE_[A-Z_]+\b", text):
@@ -46,6 +46,22 @@ def clone_flags(name: str, args: list[str]) -> int:
     if match:
         flags |= int(match.group(1), 0)
     return flags
+
+
+def is_memory_call(name: str) -> bool:
+    """Whether the model makes the call ``name`` (a modelled row of the system-call table,
+    looked up now: rows registered later count too)."""
+    row = SYSCALLS.get(name)
+    return row is not None and row.handler is not None
+
+
+def make_call(task: Task, row: Syscall, args: list[int]) -> int | str:
+    """Make a call of the table in ``task``: its result, or the name of the errno it
+    failed with."""
+    try:
+        return row.call(task, args)
+    except OSError as err:
+        return errno_name(err.errno)
 
 
 def string_list(token: str) -> list[bytes] | None:
@@ -75,7 +91,7 @@ def rlimit_value(text: str) -> int:
 
 
 class TaskTable:
-    """The Process (and fd table) of every pid seen in a log."""
+    """The task of every pid seen in a log, and what the replay knows of each."""
 
     def __init__(
         self,
@@ -85,18 +101,18 @@ class TaskTable:
         skipped: Counter[str] | None = None,
         notes: Counter[str] | None = None,
     ) -> None:
-        self.initial = initial
+        self.initial = initial.task if initial is not None else None
+        # Whether /proc/pid/maps shows [vsyscall]: the machine's, so every process's.
+        self.gate_vma = initial.gate_vma if initial is not None else True
         self.images = dict(images or {})
-        self.mms: dict[int | None, Process] = {}
-        self.fdtables: dict[int | None, dict[int, OpenFile]] = {}
-        # Each fd table's close-on-exec fds, keyed by the table's id and holding the table
-        # itself, so that no other table can be given that id while the entry lasts.
-        self._cloexec: dict[int, tuple[dict[int, OpenFile], set[int]]] = {}
-        self.rlimit_stack: dict[int | None, int] = {}
+        self.tasks: dict[int | None, Task] = {}
         self.first_rlimit_stack = rlimit_stack
         self.unknown: set[int | None] = set()
         self.in_flight: dict[int | None, Event] = {}
-        self.files: dict[str, Inode] = {}
+        self.vfs: dict[str, Inode] = {}  # the files every task sees, by path
+        # Address spaces a call the model does not make has changed (or may have): the
+        # model's state of them may be off from then on.  Keyed by id, holding the mm.
+        self.unsure: dict[int, MmStruct] = {}
         self.skipped: Counter[str] = skipped if skipped is not None else Counter()
         self.notes: Counter[str] = notes if notes is not None else Counter()
         self.main_pid: int | None = None
@@ -104,12 +120,10 @@ class TaskTable:
         # (pid, maps) right after each execve the replay laid out, for checks against
         # the kernel's.
         self.exec_layouts: list[tuple[int | None, str]] = []
-        self.on_exec: Callable[[int | None, Process], None] | None = None
 
     # -- routing --------------------------------------------------------------------------
-    def route(self, event: Event) -> Process | None:
-        """The Process whose calls ``event`` makes (its fd table in place), or None when
-        the event is not one to replay."""
+    def route(self, event: Event) -> Task | None:
+        """The task whose call ``event`` is, or None when the event is not one to replay."""
         pid, name = event.pid, event.name
         if not self.started and not self.start(event):
             return None
@@ -117,66 +131,67 @@ class TaskTable:
             if name in CLONE_CALLS:
                 self.in_flight[pid] = event
             return None
-        if pid not in self.mms and pid not in self.unknown:
+        if pid not in self.tasks and pid not in self.unknown:
             self.adopt(pid)
         if name in EXEC_CALLS and event.ret == 0:
             self.execve(event)
             return None
         if name in CLONE_CALLS:
             self.in_flight.pop(pid, None)
-            if event.ret is not None and event.ret > 0 and event.ret not in self.mms:
+            if event.ret is not None and event.ret > 0 and event.ret not in self.tasks:
                 self.new_task(pid, event.ret, clone_flags(name, event.args))
             return None
-        process = self.mms.get(pid)
-        if process is None:
-            if name in MEMORY_CALLS:
+        task = self.tasks.get(pid)
+        if task is None:
+            if name in SYSCALLS:
                 self.skipped[name] += 1
             return None
         if name in RLIMIT_CALLS and event.ret == 0:
-            self.set_rlimit(pid, process, event)
-        process.fds = self.fdtables[pid]
-        return process
-
-    def cloexec(self, fds: dict[int, OpenFile]) -> set[int]:
-        """The fds of the table ``fds`` that execve closes (FD_CLOEXEC)."""
-        entry = self._cloexec.get(id(fds))
-        if entry is None:
-            entry = self._cloexec[id(fds)] = (fds, set())
-        return entry[1]
+            self.set_rlimit(task, event)
+        return task
 
     def knows(self, pid: int | None) -> bool:
         """Whether routing an event of ``pid`` that is none of the calls the replay acts on
         would change nothing: before the replay starts such an event cannot start it, and
         after, only a pid not seen yet needs its task found (adopt)."""
-        return not self.started or pid in self.mms or pid in self.unknown
+        return not self.started or pid in self.tasks or pid in self.unknown
 
     def start(self, event: Event) -> bool:
         """The replay starts at the first successful execve (or, in a log without one, at
         the first memory call): what came before was the tracer's own child.  True if the
         event is still to be routed."""
         pid = event.pid
-        if event.name in EXEC_CALLS and event.ret == 0:
-            self.started, self.main_pid = True, pid
-            self.rlimit_stack[pid] = self.first_rlimit_stack
-            if self.initial is None:
-                self.install(pid, Process(), {})  # replaced by the execve's own layout
-                return True
-            # The address space the kernel really gave it (the bundle's maps).
-            self.install(pid, self.initial, {})
-            self.exec_layouts.append((pid, self.initial.maps()))
+        execve = event.name in EXEC_CALLS and event.ret == 0
+        if not execve and (event.unfinished or not is_memory_call(event.name)):
             return False
-        if event.name in MEMORY_CALLS and not event.unfinished:
-            self.started, self.main_pid = True, pid
-            self.rlimit_stack[pid] = self.first_rlimit_stack
-            self.install(pid, self.initial or Process(), {})
+        self.started, self.main_pid = True, pid
+        task = self.initial
+        if task is None:
+            self.install(pid, self.fresh_task())  # an execve lays it out
             return True
+        # The address space the kernel really gave it (the bundle's maps), with the stack
+        # limit it ran with.
+        rlim = task.signal.rlim
+        rlim[RLIMIT_STACK] = (self.first_rlimit_stack, rlim[RLIMIT_STACK][1])
+        self.install(pid, task)
+        if not execve:
+            return True
+        self.exec_layouts.append((pid, self.view(task).maps()))
         return False
 
-    def install(self, pid: int | None, process: Process, fds: dict[int, OpenFile]) -> None:
-        process.files = self.files
-        self.mms[pid] = process
-        self.fdtables[pid] = fds
+    def fresh_task(self) -> Task:
+        """A task of its own for a pid whose parent the log does not show."""
+        return Process(rlimit_stack=self.first_rlimit_stack).task
+
+    def install(self, pid: int | None, task: Task) -> None:
+        task.pid = pid
+        task.vfs = self.vfs
+        self.tasks[pid] = task
         self.unknown.discard(pid)
+
+    def view(self, task: Task) -> Process:
+        """The task as a Process (what the views and /proc read)."""
+        return Process(task=task, gate_vma=self.gate_vma)
 
     # -- new tasks ------------------------------------------------------------------------
     def adopt(self, pid: int | None) -> None:
@@ -186,24 +201,18 @@ class TaskTable:
             parent, call = next(reversed(self.in_flight.items()))
             self.new_task(parent, pid, clone_flags(call.name, call.args))
         else:
-            self.new_task(self.main_pid, pid, CLONE_VM | CLONE_FILES)
+            self.new_task(self.main_pid, pid, CLONE_VM | CLONE_FILES | CLONE_THREAD)
 
     def new_task(self, parent: int | None, child: int | None, flags: int) -> None:
-        process = self.mms.get(parent)
-        if process is None:
+        task = self.tasks.get(parent)
+        if task is None:
             self.unknown.add(child)
             return
-        fds = self.fdtables[parent]
-        if not flags & CLONE_FILES:  # dup_fd(): a copy, close-on-exec flags and all
-            copied = dict(fds)
-            self.cloexec(copied).update(self.cloexec(fds))
-            fds = copied
-        self.rlimit_stack[child] = self.rlimit_stack.get(parent, self.first_rlimit_stack)
-        if flags & CLONE_VM:
-            self.install(child, process, fds)
-        else:
-            self.install(child, process.fork(), fds)
+        self.install(child, copy_process(task, flags, child))
+        if not flags & CLONE_VM:
             self.notes["fork (address space copied)"] += 1
+            if id(task.mm) in self.unsure:  # a copy of a state that may be off
+                self.mark_unsure(self.tasks[child].mm)
 
     def execve(self, event: Event) -> None:
         """A new address space for the pid, as the kernel lays out the program."""
@@ -218,29 +227,25 @@ class TaskTable:
         if argv is None or envp is None:
             # The stack's size follows from the strings: without them it is a guess.
             self.notes["execve without full argv/env (stack size estimated)"] += 1
+        task = self.tasks.get(pid)
+        if task is None:  # a pid whose parent the log does not show
+            task = self.fresh_task()
+            self.install(pid, task)
         try:
-            process = Process.execve(
+            do_execve(
+                task,
                 filename,
                 argv if argv is not None else [filename.encode("latin-1")],
                 envp if envp is not None else [],
                 self.open_exec,
-                rlimit_stack=self.rlimit_stack.get(pid, self.first_rlimit_stack),
-                files=self.files,
             )
         except (OSError, ValueError) as err:
-            self.mms.pop(pid, None)
+            del self.tasks[pid]
             self.unknown.add(pid)
             self.skipped[f"execve of {filename or '?'} (layout unknown: {err})"] += 1
             return
-        # unshare_files(), then do_close_on_exec(): the table is the task's own from now
-        # on, without the fds marked close-on-exec.
-        fds = self.fdtables.get(pid, {})
-        closing = self.cloexec(fds)
-        self.install(pid, process, {fd: file for fd, file in fds.items() if fd not in closing})
         self.notes["execve (new address space)"] += 1
-        self.exec_layouts.append((pid, process.maps()))
-        if self.on_exec is not None:
-            self.on_exec(pid, process)
+        self.exec_layouts.append((pid, self.view(task).maps()))
 
     def open_exec(self, path: str) -> ExecImage:
         """The headers of the file exec opens: the bundle's, else this machine's file."""
@@ -251,11 +256,11 @@ class TaskTable:
             image = self.images[path] = read_exec_image(path)
         return image
 
-    def set_rlimit(self, pid: int | None, process: Process, event: Event) -> None:
+    def set_rlimit(self, task: Task, event: Event) -> None:
         """Follow RLIMIT_STACK: the next execve places mmap_base by it."""
         args = event.args
         if event.name == "prlimit64":
-            if len(args) < 3 or args[1] != "RLIMIT_STACK" or args[0] not in ("0", str(pid)):
+            if len(args) < 3 or args[1] != "RLIMIT_STACK" or args[0] not in ("0", str(task.pid)):
                 return
             new = args[2]
         else:
@@ -267,5 +272,18 @@ class TaskTable:
         if cur is None or high is None:
             return
         soft, hard = rlimit_value(cur.group(1)), rlimit_value(high.group(1))
-        self.rlimit_stack[pid] = soft
-        process.setrlimit(RLIMIT_STACK, soft, hard)
+        task.signal.rlim[RLIMIT_STACK] = (ulong(soft), ulong(hard))
+
+    # -- address spaces ---------------------------------------------------------------------
+    def mark_unsure(self, mm: MmStruct) -> None:
+        self.unsure[id(mm)] = mm
+
+    def replace_mm(self, old: MmStruct, new: MmStruct) -> None:
+        """Every task using ``old`` uses ``new`` from now on (follow mode puts an address
+        space back as it was before a call)."""
+        new.owner = old.owner
+        for task in self.tasks.values():
+            if task.mm is old:
+                task.mm = new
+        if self.unsure.pop(id(old), None) is not None:
+            self.mark_unsure(new)

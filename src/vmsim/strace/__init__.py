@@ -1,1 +1,1 @@
-"""strace: printing calls the way strace(1) prints them (and, later, reading its logs)."""
+"""strace: reading strace(1)'s logs (the system-call table prints calls as strace does)."""

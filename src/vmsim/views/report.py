@@ -152,6 +152,7 @@ def from_log(
     summary = report.as_dict()
     summary["mismatches"] = summary["mismatches"][:50]
     summary["bad_lines"] = summary["bad_lines"][:50]
+    summary["unmodelled_text"] = report.unmodelled_text()
     mode = "follow" if follow else "predict"
     return collector.data(f"replay of {source} ({mode} mode)", source, summary)
 

@@ -669,6 +669,7 @@
       const skipped = Object.entries(s.skipped || {});
       if (skipped.length) stat("Skipped:", skipped.map(([k, v]) => `${k} ${v}`).join(", "));
       if (s.bad_lines && s.bad_lines.length) stat(String(s.bad_lines.length), "lines could not be read: " + s.bad_lines.slice(0, 3).join("; "), "bad");
+      for (const line of s.unmodelled_text || []) box.append(el("div", "stat bad", line));
     }
     if (s.program_output && s.program_output.length) stat("Program output:", s.program_output.join(" / "));
     if (s.kernel_maps_match !== undefined) {
