@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import copy
+import errno
 import inspect
 import os
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 from .arch.x86.mmap import TASK_SIZE_4LEVEL, arch_pick_mmap_layout
+from .errors import syscall_error
 from .fs.file import Inode, OpenFile
 from .fs.proc.task_mmu import show_maps, show_smaps, show_vma_header, smaps_rss
 from .kernel import syscalls
 from .kernel.fork import copy_process, mm_alloc
+from .kernel.sys import do_prlimit
+from .kernel.sysargs import POINTER, UINT, ULONG
 from .kernel.task import SignalStruct, Task
 from .kernel.trace import Trace
 from .mm import vma as vmalib
@@ -21,7 +25,9 @@ from .mm.filemap import written_folios
 from .mm.memory import access_vm
 from .mm.mm_types import RLIMIT_STACK, Credentials, KernelConfig, MmStruct, VmAreaStruct
 from .mm.page import ZERO_PAGE
-from .uapi import O_RDWR, ulong
+from .uapi import O_RDWR
+
+MAX_LFS_FILESIZE: Final = (1 << 63) - 1
 
 if TYPE_CHECKING:
     from .fs.exec import ExecImage
@@ -144,7 +150,10 @@ class Process:
 
     # -- files --------------------------------------------------------------------------
     def create_file(self, path: str, data: bytes = b"", size: int | None = None) -> Inode:
-        """A regular file holding ``data``, its page cache as one write() of it left it."""
+        """A regular file holding ``data``, its page cache as one write() of it left it;
+        ``size`` makes it longer (a sparse tail) or shorter than ``data``."""
+        if size is not None and not 0 <= size <= MAX_LFS_FILESIZE:
+            raise ValueError(f"a file size of {size} bytes")
         inode = Inode(path, data, size)
         inode.folio_orders = written_folios(len(data))
         self.files[path] = inode
@@ -152,14 +161,20 @@ class Process:
 
     def open(self, file: str | Inode, flags: int = O_RDWR) -> int:
         """An fd for a file made with create_file() (by path) or an Inode shared with others."""
-        inode = self.files[file] if isinstance(file, str) else file
+        if isinstance(file, str):
+            if file not in self.files:
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), file)
+            inode = self.files[file]
+        else:
+            inode = file
         files = self.task.files
         fd = files.alloc_fd(3)
         files.fd_install(fd, OpenFile(inode, flags))
         return fd
 
     def close(self, fd: int) -> None:
-        self.task.files.close_fd(fd)
+        if self.task.files.close_fd(fd) is None:
+            raise syscall_error(errno.EBADF)
 
     # -- system calls -------------------------------------------------------------------
     def syscall(self, name: str, *args: int) -> int:
@@ -178,26 +193,32 @@ class Process:
         return result
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        """A call added to the table after this class was made (see :func:`_install_calls`)."""
+        """A call added to the table after this class was made (see :func:`install_calls`)."""
         row = syscalls.SYSCALLS.get(name)
         if row is None or not row.modelled:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return _call_method(row).__get__(self)
+        return call_method(row).__get__(self)
 
     def setrlimit(self, resource: int, soft: int, hard: int) -> None:
         """Change a limit the mm code consults (RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, ...).
 
         As in the kernel, a new RLIMIT_STACK does not move mmap_base: that was chosen at exec.
+        A resource past RLIM_NLIMITS or soft above hard is EINVAL; raising a hard limit
+        needs CAP_SYS_RESOURCE (EPERM), which root on our machines lacks.
         """
-        self.task.signal.rlim[resource] = (ulong(soft), ulong(hard))
+        do_prlimit(self.task, UINT.convert(resource), ULONG.convert(soft), ULONG.convert(hard))
 
     # -- memory -------------------------------------------------------------------------
     def read(self, addr: int, n: int) -> bytes:
-        """A user-mode load: faults pages in, raises SegmentationFault where the CPU would."""
-        return access_vm(self.mm, addr, None, n)
+        """A user-mode load of ``n`` bytes at ``addr`` (a 64-bit address): faults pages in,
+        raises SegmentationFault where the CPU would."""
+        if n < 0:
+            raise ValueError(f"a load of {n} bytes")
+        return access_vm(self.mm, _address(addr), None, n)
 
     def write(self, addr: int, data: bytes) -> None:
-        access_vm(self.mm, addr, bytes(data), len(data))
+        """A user-mode store of ``data`` at ``addr``."""
+        access_vm(self.mm, _address(addr), bytes(data), len(data))
 
     # -- what /proc shows -----------------------------------------------------------------
     def vmas(self) -> list[VmAreaStruct]:
@@ -250,8 +271,17 @@ class Process:
         validate_mm(self.mm)
 
 
-def _call_method(row: syscalls.Syscall) -> Callable[..., int]:
-    """A method making the call of ``row``, with the C call's signature."""
+def _address(addr: int) -> int:
+    """An address as the CPU takes it from a register (-1 is the last byte)."""
+    try:
+        return POINTER.convert(addr)
+    except ValueError as err:
+        raise ValueError(f"address: {err}") from None
+
+
+def call_method(row: syscalls.Syscall, owner: str = "Process") -> Callable[..., int]:
+    """A method of ``owner`` making the call of ``row`` through its ``syscall()``, with the
+    C call's signature."""
     params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)]
     params += [
         inspect.Parameter(
@@ -265,13 +295,14 @@ def _call_method(row: syscalls.Syscall) -> Callable[..., int]:
     signature = inspect.Signature(params, return_annotation="int")
     name = row.name
 
-    def method(self: Process, *args: int, **kwargs: int) -> int:
+    def method(self: Any, *args: int, **kwargs: int) -> int:
         if kwargs:
             args = tuple(signature.bind(self, *args, **kwargs).args[1:])
-        return self.syscall(name, *args)
+        result: int = self.syscall(name, *args)
+        return result
 
     method.__name__ = name
-    method.__qualname__ = f"Process.{name}"
+    method.__qualname__ = f"{owner}.{name}"
     method.__signature__ = signature  # type: ignore[attr-defined]
     failures = ", ".join(row.errors) or "none"
     method.__doc__ = (
@@ -281,11 +312,12 @@ def _call_method(row: syscalls.Syscall) -> Callable[..., int]:
     return method
 
 
-def _install_calls() -> None:
-    """Give Process a method for each modelled call of the table."""
-    for row in syscalls.modelled():
-        if not hasattr(Process, row.name):
-            setattr(Process, row.name, _call_method(row))
+def install_calls(cls: type, rows: Iterable[syscalls.Syscall]) -> None:
+    """Give ``cls`` (a class with a ``syscall(name, *args)`` method) a method for each of
+    these calls of the table."""
+    for row in rows:
+        if not hasattr(cls, row.name):
+            setattr(cls, row.name, call_method(row, cls.__name__))
 
 
-_install_calls()
+install_calls(Process, syscalls.modelled())

@@ -113,19 +113,24 @@ class ElfImage:
 
 def read_elf(path: str) -> ElfImage:
     """The ELF header fields and program headers load_elf_phdrs() reads, from the file."""
+    from elftools.common.exceptions import ELFError
+    from elftools.construct import ConstructError
     from elftools.elf.elffile import ELFFile
 
     st = os.stat(path)
     with open(path, "rb") as f:
-        elf = ELFFile(f)
         phdrs: list[ElfPhdr] = []
         interp = None
-        for seg in elf.iter_segments():
-            h = seg.header
-            fields = (h.p_flags, h.p_offset, h.p_vaddr, h.p_filesz, h.p_memsz, h.p_align)
-            phdrs.append(ElfPhdr(str(h.p_type), *fields))
-            if h.p_type == "PT_INTERP":
-                interp = seg.get_interp_name()  # type: ignore[attr-defined]  # an InterpSegment
+        try:
+            elf = ELFFile(f)
+            for seg in elf.iter_segments():
+                h = seg.header
+                fields = (h.p_flags, h.p_offset, h.p_vaddr, h.p_filesz, h.p_memsz, h.p_align)
+                phdrs.append(ElfPhdr(str(h.p_type), *fields))
+                if h.p_type == "PT_INTERP":
+                    interp = seg.get_interp_name()  # type: ignore[attr-defined]  # InterpSegment
+        except (ELFError, ConstructError):
+            raise syscall_error(errno.ENOEXEC) from None  # no binary format takes the file
         return ElfImage(
             path=path,
             e_type=str(elf.header.e_type),

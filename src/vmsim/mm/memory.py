@@ -251,6 +251,11 @@ def expand_downwards(mm: MmStruct, vma: VmAreaStruct, address: int) -> bool:
     return True
 
 
+# With 4-level paging an address is canonical when bits 47-63 are all equal.
+NONCANONICAL_START: Final = 1 << 47
+NONCANONICAL_END: Final = (1 << 64) - (1 << 47)
+
+
 def find_fault_vma(mm: MmStruct, addr: int) -> VmAreaStruct:
     """lock_mm_and_find_vma(): the VMA for a user access, growing a stack if needed."""
     vma = vmalib.find_vma(mm, addr)
@@ -270,6 +275,10 @@ def access_vm(mm: MmStruct, addr: int, data: bytes | None, n: int) -> bytes:
         cur = addr + pos
         offset = cur & ~PAGE_MASK
         chunk = min(total - pos, 4096 - offset)
+        if NONCANONICAL_START <= cur < NONCANONICAL_END:
+            # Not a page fault but a general-protection fault: SIGSEGV with SI_KERNEL and
+            # no address.
+            raise SegmentationFault(0, "SI_KERNEL")
         vma = find_fault_vma(mm, cur)
         write = data is not None
         if write and not vma.vm_flags & VM_WRITE or not vma.vm_flags & VM_ACCESS_FLAGS:

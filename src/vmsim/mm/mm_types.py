@@ -133,6 +133,7 @@ class Credentials:
 
     cap_sys_rawio: bool = True
     cap_ipc_lock: bool = True
+    cap_sys_resource: bool = False
 
 
 RLIM_INFINITY: Final = (1 << 64) - 1

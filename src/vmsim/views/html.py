@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ..kernel import syscalls
 from .layout import COLOURS, KIND_LABELS
 
 # Characters that would let JSON text end or confuse the surrounding <script> element.
@@ -54,6 +55,7 @@ def render(data: dict[str, Any]) -> str:
     return env.get_template("report.html.j2").render(
         title=data["title"],
         source=data["source"],
+        calls=[row.name for row in syscalls.modelled()],
         style=Markup(style),
         script=Markup(script),
         data=Markup(json_for_script(page)),
