@@ -5,6 +5,13 @@ millions of times; compiled, they run three to five times as fast.  VMSIM_COMPIL
 installs the Python sources alone, and a compiled module built from another version of its
 source is never used (the digests written below; see vmsim/_native.py).  The Makefile reads
 COMPILED to know when to rebuild.
+
+The rule: what is compiled is the model's core (lib/, mm/, arch/, kernel/, fs/file.py,
+uapi.py) and the replay pipeline that feeds it calls (strace/parse.py, replay/).  Only
+these modules take shapes for mypyc's sake (written-out __init__s rather than dataclasses,
+Final tables, code-point loops, calls spelled out by arity), each saying so where it does;
+everything above them (Process, the views, verify, the command line) is plain Python that
+calls in.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ COMPILED = [
     "mm/vma_exec.py",
     "fs/file.py",
     "kernel/fork.py",
+    "kernel/sys.py",
     "kernel/syscalls.py",
     "kernel/sysargs.py",
     "kernel/task.py",
