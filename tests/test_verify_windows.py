@@ -21,8 +21,9 @@ def test_windows_cover_whole_pages_and_one_byte_beyond() -> None:
 
 
 def test_mmap_window_is_the_result_and_any_hint() -> None:
+    # Every address argument is a range, 0 too (munmap(0, n) unmaps what lies above page 0).
     hint_only = touched(Op("mmap", (0, PAGE_SIZE, 3, MAP_PRIVATE | MAP_ANONYMOUS)), ("ok", A), 0, 0)
-    assert hint_only == [(A - 1, A + PAGE_SIZE + 1)]
+    assert hint_only == [(0, PAGE_SIZE + 1), (A - 1, A + PAGE_SIZE + 1)]
     failed = touched(Op("mmap", (A, PAGE_SIZE, 3, 0x10)), ("errno", "EINVAL"), 0, 0)
     assert failed == [(A - 1, A + PAGE_SIZE + 1)]
 
@@ -36,7 +37,10 @@ def test_mremap_windows_are_old_target_and_result_merged_when_they_meet() -> Non
         (A + 16 * PAGE_SIZE - 1, A + 18 * PAGE_SIZE + 1),
     ]
     grown = Op("mremap", (A, PAGE_SIZE, 2 * PAGE_SIZE, 0, 0))
-    assert touched(grown, ("ok", A), 0, 0) == [(A - 1, A + 2 * PAGE_SIZE + 1)]
+    assert touched(grown, ("ok", A), 0, 0) == [
+        (0, 2 * PAGE_SIZE + 1),  # new_address
+        (A - 1, A + 2 * PAGE_SIZE + 1),
+    ]
 
 
 def test_brk_window_reaches_from_the_heap_start_to_the_higher_break() -> None:
@@ -52,7 +56,7 @@ def test_windows_stay_below_task_size() -> None:
     assert huge == [(A - 1, randops.TASK_SIZE)]
 
 
-@pytest.mark.parametrize("mix", ["default", "mremap", "huge", "bad"])
+@pytest.mark.parametrize("mix", ["default", "mremap", "huge", "bad", "bits"])
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.live
 @pytest.mark.skipif(not available, reason=reason)
@@ -115,3 +119,10 @@ def test_past_the_rss_budget_the_generator_unmaps_its_most_resident_vma(
 
     assert first_call(rss - 1) == Op("munmap", (resident, 4 * PAGE_SIZE))
     assert first_call(rss) == first_call(1 << 40)  # within the budget, calls are drawn as usual
+    # A sealed VMA cannot be unmapped (EPERM): the next most resident one goes instead, and
+    # when only sealed VMAs hold pages, calls are drawn as usual.
+    second = p.mmap(resident + 8 * PAGE_SIZE, 2 * PAGE_SIZE, rw, anon | MAP_POPULATE)
+    p.mseal(resident, 4 * PAGE_SIZE)
+    assert first_call(rss - 1) == Op("munmap", (second, 2 * PAGE_SIZE))
+    p.munmap(second, 2 * PAGE_SIZE)
+    assert first_call(rss - 1) == first_call(1 << 40)

@@ -36,7 +36,9 @@ from ..uapi import (
     PROT_EXEC,
     PROT_READ,
     PROT_WRITE,
+    ULONG_MAX,
     page_align,
+    ulong,
 )
 from . import vma as vmalib
 from .gup import mm_populate
@@ -106,6 +108,7 @@ LEGACY_MAP_MASK = (
     | 30 << 26  # MAP_HUGE_1GB
 )
 MAX_LFS_FILESIZE: Final = (1 << 63) - 1
+MAX_ERRNO: Final = 4095  # include/linux/err.h: the top 4095 values are errors
 
 
 # -- accounting -------------------------------------------------------------------------
@@ -198,6 +201,10 @@ def get_unmapped_area(
         addr = thp_get_unmapped_area(mm, addr, length, pgoff, flags)
     else:
         addr = mm_get_unmapped_area(mm, addr, length, pgoff, flags)
+    if addr > ULONG_MAX - MAX_ERRNO:
+        # IS_ERR_VALUE(): a MAP_FIXED address in the last 4095 bytes below 2^64 comes back
+        # from the search as it was, and reads as the error -addr (mmap(-1, ...) is EPERM).
+        raise syscall_error(ULONG_MAX + 1 - addr)
     if addr > mm.task_size - length:
         raise syscall_error(errno.ENOMEM)
     if addr & ~PAGE_MASK:
@@ -459,7 +466,7 @@ def sys_brk(task: Task, brk: int) -> int:
         and (brk - mm.start_brk) + (mm.end_data - mm.start_data) > data_limit
     ):
         return origbrk
-    newbrk = page_align(brk)
+    newbrk = page_align(brk)  # 0 for a break in the last page below 2^64
     oldbrk = page_align(mm.brk)
     if oldbrk == newbrk:
         mm.brk = brk
@@ -475,7 +482,9 @@ def sys_brk(task: Task, brk: int) -> int:
             mm.brk = origbrk
             return origbrk
         return brk
-    if not check_brk_limits(mm, oldbrk, newbrk - oldbrk):
+    # Growing: newbrk - oldbrk is an unsigned long, so a newbrk that wrapped to 0 asks
+    # for a length no address space has, and check_brk_limits() refuses it.
+    if not check_brk_limits(mm, oldbrk, ulong(newbrk - oldbrk)):
         return origbrk
     nxt = vmalib.find_vma_intersection(mm, oldbrk, newbrk + 4096 + mm.config.stack_guard_gap)
     if nxt is not None and newbrk + 4096 > vm_start_gap(nxt, mm.config.stack_guard_gap):

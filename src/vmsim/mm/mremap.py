@@ -101,8 +101,9 @@ class VmaRemapStruct:
         return bool(self.flags & MREMAP_FIXED) and self.old_len == self.new_len
 
     def overlaps(self) -> bool:  # vrm_overlaps()
-        end_old = self.addr + self.old_len
-        end_new = self.new_addr + self.new_len
+        # Unsigned longs: an old range that wraps past 2^64 ends low, and may not overlap.
+        end_old = ulong(self.addr + self.old_len)
+        end_new = ulong(self.new_addr + self.new_len)
         return end_old > self.new_addr and end_new > self.addr
 
     def will_map_new(self) -> bool:  # vrm_will_map_new()

@@ -8,9 +8,15 @@
  * .bss buffers, the signal stack) is done once before it reports ready.  It is linked with
  * -z now so that lazy symbol binding does not dirty the GOT on a first call later.
  *
- * Protocol (native endian, over stdin/stdout):
+ * The calls may name any fd, and the model knows only the ones the harness opens: so the
+ * helper moves the pipes it was started with (stdin, stdout) up to PIPE_IN and PIPE_OUT,
+ * which no call of the harness names, and closes 0, 1 and 2; the first file the harness
+ * opens is fd 0.
+ *
+ * Protocol (native endian, over the pipes that were stdin and stdout):
  *   request  = struct req (64 bytes), then for OP_WRITE a[1] bytes of data and for
- *              OP_OPEN a[2] bytes of path (no NUL);
+ *              OP_OPEN a[2] bytes of path (no NUL); OP_SYSCALL makes system call a[0] with
+ *              the registers a[1..6] as they are (the kernel casts them to its types);
  *   response = struct resp (64 bytes), then len bytes of data (OP_READ).
  * At start-up the helper sends one response with ret = READY_MAGIC before reading anything.
  * ret is the system call's return value (-1 on failure), err its errno (0 on success) and ns
@@ -28,31 +34,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef SYS_mseal
-#define SYS_mseal 462
-#endif
-
-#define READY_MAGIC 0x766d73696d2d3031LL /* "vmsim-01": bump with the protocol */
+#define READY_MAGIC 0x766d73696d2d3032LL /* "vmsim-02": bump with the protocol */
 #define IO_MAX 65536
 #define PAGE 4096UL
+#define PIPE_IN 100
+#define PIPE_OUT 101
 
 enum {
 	OP_EXIT = 0,
-	OP_MMAP = 1,      /* addr, len, prot, flags, fd, off */
-	OP_MUNMAP = 2,    /* addr, len */
-	OP_MREMAP = 3,    /* old, oldlen, newlen, flags, newaddr */
-	OP_MPROTECT = 4,  /* addr, len, prot */
-	OP_MADVISE = 5,   /* addr, len, advice */
-	OP_BRK = 6,       /* addr */
-	OP_READ = 7,      /* addr, n (<= IO_MAX) */
-	OP_WRITE = 8,     /* addr, n (<= IO_MAX), then n bytes */
-	OP_OPEN = 9,      /* flags, mode, pathlen (< IO_MAX), then the path */
-	OP_CLOSE = 10,    /* fd */
-	OP_MSEAL = 11,    /* addr, len, flags */
-	OP_MLOCK = 12,    /* addr, len, flags (mlock2 when nonzero) */
-	OP_MUNLOCK = 13,  /* addr, len */
-	OP_SETRLIMIT = 14, /* resource, cur, max */
-	OP_TOUCH = 15,    /* addr, len, stride, value */
+	OP_SYSCALL = 1,   /* nr, then six registers */
+	OP_READ = 2,      /* addr, n (<= IO_MAX) */
+	OP_WRITE = 3,     /* addr, n (<= IO_MAX), then n bytes */
+	OP_OPEN = 4,      /* flags, mode, pathlen (< IO_MAX), then the path */
+	OP_CLOSE = 5,     /* fd */
+	OP_SETRLIMIT = 6, /* resource, cur, max */
+	OP_TOUCH = 7,     /* addr, len, stride, value */
 };
 
 struct req {
@@ -108,7 +104,7 @@ static void read_full(void *buf, size_t n)
 	unsigned char *p = buf;
 
 	while (n > 0) {
-		ssize_t r = read(0, p, n);
+		ssize_t r = read(PIPE_IN, p, n);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -124,7 +120,7 @@ static void write_full(const void *buf, size_t n)
 	const unsigned char *p = buf;
 
 	while (n > 0) {
-		ssize_t r = write(1, p, n);
+		ssize_t r = write(PIPE_OUT, p, n);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -148,7 +144,10 @@ static void do_syscall(long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t 
 	e = errno;
 	t1 = now_ns();
 	rs.ret = r;
-	/* syscall() reports -4095..-1 as -1/errno; no call made here can succeed with -1. */
+	/*
+	 * syscall() reports -4095..-1 as -1/errno; no call made here can succeed with -1
+	 * (brk never fails: it returns the break, which is never -1).
+	 */
 	rs.err = r == -1 ? (uint64_t)e : 0;
 	rs.ns = t1 - t0;
 }
@@ -217,26 +216,12 @@ static void dispatch(void)
 
 	memset(&rs, 0, sizeof(rs));
 	switch (rq.op) {
-	case OP_MMAP:
-		do_syscall(SYS_mmap, a[0], a[1], a[2], a[3], a[4], a[5]);
-		break;
-	case OP_MUNMAP:
-		do_syscall(SYS_munmap, a[0], a[1], 0, 0, 0, 0);
-		break;
-	case OP_MREMAP:
-		/* The raw call: glibc's mremap() would ignore new_address without MREMAP_FIXED. */
-		do_syscall(SYS_mremap, a[0], a[1], a[2], a[3], a[4], 0);
-		break;
-	case OP_MPROTECT:
-		do_syscall(SYS_mprotect, a[0], a[1], a[2], 0, 0, 0);
-		break;
-	case OP_MADVISE:
-		do_syscall(SYS_madvise, a[0], a[1], a[2], 0, 0, 0);
-		break;
-	case OP_BRK:
-		/* The raw call: glibc's brk() keeps its own idea of the break. */
-		do_syscall(SYS_brk, a[0], 0, 0, 0, 0, 0);
-		rs.err = 0;
+	case OP_SYSCALL:
+		/*
+		 * The raw call, whatever it is: no libc wrapper in between (glibc's mremap()
+		 * would drop new_address without MREMAP_FIXED, its brk() keeps its own break).
+		 */
+		do_syscall((long)a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
 		break;
 	case OP_READ:
 		if (a[1] > IO_MAX) {
@@ -266,18 +251,6 @@ static void dispatch(void)
 	case OP_CLOSE:
 		do_syscall(SYS_close, a[0], 0, 0, 0, 0, 0);
 		break;
-	case OP_MSEAL:
-		do_syscall(SYS_mseal, a[0], a[1], a[2], 0, 0, 0);
-		break;
-	case OP_MLOCK:
-		if (a[2])
-			do_syscall(SYS_mlock2, a[0], a[1], a[2], 0, 0, 0);
-		else
-			do_syscall(SYS_mlock, a[0], a[1], 0, 0, 0, 0);
-		break;
-	case OP_MUNLOCK:
-		do_syscall(SYS_munlock, a[0], a[1], 0, 0, 0, 0);
-		break;
 	case OP_SETRLIMIT: {
 		/* Static so that the call reads .bss, not a stack page it may never have used. */
 		static uint64_t lim[2];
@@ -301,13 +274,12 @@ static void dispatch(void)
 static void warm_up(void)
 {
 	static const struct req reqs[] = {
-		{ OP_MMAP, { 0, 0, 0, 0x22, (uint64_t)-1, 0, 0 } },  /* EINVAL: length 0 */
-		{ OP_MUNMAP, { 0x10000, 0 } },                       /* EINVAL: length 0 */
-		{ OP_BRK, { 0 } },                                   /* a query */
-		{ OP_READ, { 0, 1 } },                               /* SIGSEGV: the fault path */
-		{ OP_TOUCH, { 0, PAGE, PAGE, 0 } },                  /* SIGSEGV */
-		{ OP_SETRLIMIT, { (uint64_t)-1, 0, 0 } },            /* EINVAL: no such resource */
-		{ OP_MSEAL, { 0, 0, 1 } },                           /* EINVAL: flags */
+		/* mmap(0, 0, ...): EINVAL, length 0 */
+		{ OP_SYSCALL, { SYS_mmap, 0, 0, 0, 0x22, (uint64_t)-1, 0 } },
+		{ OP_SYSCALL, { SYS_brk, 0 } },             /* a query */
+		{ OP_READ, { 0, 1 } },                      /* SIGSEGV: the fault path */
+		{ OP_TOUCH, { 0, PAGE, PAGE, 0 } },         /* SIGSEGV */
+		{ OP_SETRLIMIT, { (uint64_t)-1, 0, 0 } },   /* EINVAL: no such resource */
 	};
 
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
@@ -327,6 +299,12 @@ int main(void)
 {
 	stack_t ss;
 	struct sigaction sa;
+
+	if (dup2(0, PIPE_IN) != PIPE_IN || dup2(1, PIPE_OUT) != PIPE_OUT)
+		_exit(2);
+	close(0);
+	close(1);
+	close(2);
 
 	/* Fault in the .bss buffers now, not on the first request that uses them. */
 	memset(iobuf, 0, sizeof(iobuf));

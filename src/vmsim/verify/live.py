@@ -1,11 +1,11 @@
 """The live kernel behind the model's interface: a helper process that runs the calls.
 
-:class:`LiveProcess` offers the call interface of :class:`vmsim.Process` (``mmap``,
-``munmap``, ``mremap``, ``mprotect``, ``madvise``, ``brk``, ``mseal``, ``read``, ``write``,
-``maps``, ``smaps``, ...) but every call is executed by ``helper.c`` (shipped next to this
-module, compiled on first use into a per-user cache) in its own address space, started with
-ASLR off (``setarch -R``) and an empty environment (``env -i``) so that, like the model, it
-is deterministic: two helpers started one after the other have the same maps.
+:class:`LiveProcess` offers the call interface of :class:`vmsim.Process` (``syscall``, a
+method for each call of the system-call table, ``read``, ``write``, ``maps``, ``smaps``,
+...) but every call is executed by ``helper.c`` (shipped next to this module, compiled on
+first use into a per-user cache) in its own address space, started with ASLR off
+(``setarch -R``) and an empty environment (``env -i``) so that, like the model, it is
+deterministic: two helpers started one after the other have the same maps.
 
 Results come back as the model reports them: failing calls raise ``OSError(errno, ...)``,
 faulting accesses raise :class:`~vmsim.errors.SegmentationFault` or
@@ -34,33 +34,27 @@ from types import TracebackType
 
 from ..errors import BusError, SegmentationFault, syscall_error
 from ..fs.proc.parse import rss_by_range
+from ..kernel import syscalls
+from ..process import call_method, install_calls
 from .procioctl import ProcQuery
 
 U64 = (1 << 64) - 1
 PAGE_SIZE = 4096
 IO_MAX = 65536
 
-_READY_MAGIC = 0x766D73696D2D3031
+_READY_MAGIC = 0x766D73696D2D3032
 _REQ = struct.Struct("=8Q")
 _RESP = struct.Struct("=q7Q")
 
 # Operation codes of helper.c.
 _OP_EXIT = 0
-_OP_MMAP = 1
-_OP_MUNMAP = 2
-_OP_MREMAP = 3
-_OP_MPROTECT = 4
-_OP_MADVISE = 5
-_OP_BRK = 6
-_OP_READ = 7
-_OP_WRITE = 8
-_OP_OPEN = 9
-_OP_CLOSE = 10
-_OP_MSEAL = 11
-_OP_MLOCK = 12
-_OP_MUNLOCK = 13
-_OP_SETRLIMIT = 14
-_OP_TOUCH = 15
+_OP_SYSCALL = 1
+_OP_READ = 2
+_OP_WRITE = 3
+_OP_OPEN = 4
+_OP_CLOSE = 5
+_OP_SETRLIMIT = 6
+_OP_TOUCH = 7
 
 _SIGBUS = 7
 _SIGSEGV = 11
@@ -153,6 +147,9 @@ class LiveProcess:
     The address space the calls start from is the helper's own, as printed by :meth:`maps`
     right after start-up: a dynamic PIE's segments, libc, ld.so, vvar/vdso, the stack and
     vsyscall, with no heap until the first ``brk`` grow.
+
+    Every call of the system-call table, modelled or not (the kernel makes them all), is a
+    method with the C call's name and arguments, made by :meth:`syscall`.
     """
 
     def __init__(self, *, aslr: bool = False) -> None:
@@ -271,38 +268,23 @@ class LiveProcess:
 
     # -- the system calls -----------------------------------------------------------------
 
-    def mmap(
-        self, addr: int, length: int, prot: int, flags: int, fd: int = -1, offset: int = 0
-    ) -> int:
-        return self._call(_OP_MMAP, addr, length, prot, flags, fd, offset) & U64
+    def syscall(self, name: str, *args: int) -> int:
+        """Make the call ``name`` of the system-call table in the helper: its number and
+        the registers as given (arguments left out take the row's defaults); the kernel
+        casts them to its prototype's types.  An address result comes back as an unsigned
+        long, any other as the kernel's number (0 for success)."""
+        row = syscalls.lookup(name)
+        row.convert(args)  # the model's checks of the argument count and register widths
+        registers = [*args, *(a.default or 0 for a in row.args[len(args) :])]
+        ret = self._call(_OP_SYSCALL, row.nr, *registers)
+        return ret & U64 if row.result == syscalls.RESULT_ADDRESS else ret
 
-    def munmap(self, addr: int, length: int) -> int:
-        return self._call(_OP_MUNMAP, addr, length)
-
-    def mremap(
-        self, old_address: int, old_size: int, new_size: int, flags: int = 0, new_address: int = 0
-    ) -> int:
-        return self._call(_OP_MREMAP, old_address, old_size, new_size, flags, new_address) & U64
-
-    def mprotect(self, addr: int, length: int, prot: int) -> int:
-        return self._call(_OP_MPROTECT, addr, length, prot)
-
-    def madvise(self, addr: int, length: int, advice: int) -> int:
-        return self._call(_OP_MADVISE, addr, length, advice)
-
-    def brk(self, addr: int) -> int:
-        """The raw brk system call: never fails, returns the (possibly unchanged) break."""
-        return self._call(_OP_BRK, addr) & U64
-
-    def mseal(self, addr: int, length: int, flags: int = 0) -> int:
-        return self._call(_OP_MSEAL, addr, length, flags)
-
-    def mlock(self, addr: int, length: int, flags: int = 0) -> None:
-        """mlock(), or mlock2() when flags (MLOCK_ONFAULT) are given."""
-        self._call(_OP_MLOCK, addr, length, flags)
-
-    def munlock(self, addr: int, length: int) -> None:
-        self._call(_OP_MUNLOCK, addr, length)
+    def __getattr__(self, name: str) -> Callable[..., int]:
+        """A call added to the table after this class was made."""
+        row = syscalls.SYSCALLS.get(name)
+        if row is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return call_method(row, type(self).__name__).__get__(self)
 
     def setrlimit(self, resource: int, soft: int, hard: int) -> None:
         """setrlimit() in the helper; -1 stands for RLIM_INFINITY."""
@@ -442,6 +424,9 @@ class LiveProcess:
             if lo < hi:
                 out.append((lo, (hi + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)))
         return out
+
+
+install_calls(LiveProcess, syscalls.SYSCALLS.values())
 
 
 def _zero_pfns(pfns: set[int]) -> set[int]:

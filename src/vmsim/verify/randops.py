@@ -1,10 +1,11 @@
 """Random call sequences, run on the model and on the live kernel side by side.
 
-The generator only aims calls that can change mappings at memory the sequence
-made itself (or at free space), never at the helper's own code, data or stack,
-so the helper survives every call.  After each call the two sides are compared:
-the result or errno, /proc/pid/maps line for line, Rss of every mapping the
-sequence made, and the bytes read.
+The calls are the modelled rows of the system-call table (:mod:`vmsim.kernel.syscalls`)
+and memory reads and writes.  The generator only aims calls that can change mappings at
+memory the sequence made itself (or at free space), never at the helper's own code, data
+or stack, so the helper survives every call (see :meth:`Generator.harmless`).  After each
+call the two sides are compared: the result or errno, /proc/pid/maps line for line, Rss
+of every mapping the sequence made, and the bytes read.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from ..errors import SegmentationFault
 from ..fs.file import OpenFile
 from ..fs.proc.task_mmu import smaps_rss
+from ..kernel import syscalls
+from ..kernel.syscalls import ADDR, FILE, FLAGS, LEN, OFF, RESULT_ADDRESS, Syscall
 from ..kernel.trace import Trace
-from ..mm.vma import all_vmas, vmas_in_range
+from ..mm.vm_flags import VM_LOCKED
+from ..mm.vma import all_vmas, find_vma, vma_is_sealed, vmas_in_range
 from ..process import Process
 from ..uapi import (
     MADV_DODUMP,
@@ -51,6 +55,7 @@ from ..uapi import (
     MREMAP_DONTUNMAP,
     MREMAP_FIXED,
     MREMAP_MAYMOVE,
+    PAGE_MASK,
     PAGE_SIZE,
     PMD_SIZE,
     PROT_EXEC,
@@ -58,6 +63,8 @@ from ..uapi import (
     PROT_READ,
     PROT_WRITE,
     PUD_SIZE,
+    ULONG_MAX,
+    page_align,
 )
 from .live import page_cache_folios
 
@@ -65,7 +72,7 @@ ARENA_LO = 0x7FFFF0000000  # where MAP_FIXED mostly lands: among the top-down mm
 ARENA_HI = 0x7FFFF7800000
 SAFE_LO = 0x7FFF00000000  # nothing of the helper's lives in [SAFE_LO, its libraries)
 SAFE_HI = 0x7FFFF7800000 + (1 << 30)
-MIXES = ("default", "mremap", "huge", "bad", "files", "maxmap")
+MIXES = ("default", "mremap", "huge", "bad", "files", "maxmap", "bits")
 FILL_BASE = 0x7FFF40000000  # where "maxmap" lays out its one-page VMAs
 FILL_TARGET = 65515  # a few below vm.max_map_count, where each kind of call hits its limit
 SHMEM_INODE = re.compile(r" 00:01 \d+ +")
@@ -77,26 +84,54 @@ FULL_EVERY_MAXMAP = 1000  # with ~65,000 VMAs a full comparison costs seconds
 # Populated 1 GiB regions add up: past this many resident pages the next call unmaps the
 # sequence's VMA with the most of them, so a long run never meets the OOM killer.
 RSS_BUDGET_PAGES = (3 << 30) // PAGE_SIZE
+# "bits" never lets one call fault in more than this (MAP_POPULATE or MAP_LOCKED with a
+# length of 2^32, MADV_POPULATE_WRITE over one, growing a locked mapping to one).
+POPULATE_MAX = 64 << 20
+
+# How often each mix makes each call, per hundred or so.  read and write are memory
+# accesses; the rest are rows of the system-call table, and a modelled row a mix does not
+# name (one registered later) is made OTHER_CALL_WEIGHT times as often.  mseal is rare:
+# a sealed mapping can never be unmapped again, so "huge" (whose populated 1 GiB regions
+# must be released) makes none.
+ACCESSES: Final = ("read", "write")
+WEIGHTS: Final[dict[str, dict[str, int]]] = {
+    "default": {
+        "mmap": 25, "munmap": 14, "mremap": 20, "mprotect": 10, "madvise": 8, "brk": 4,
+        "mseal": 1, "read": 9, "write": 10,
+    },
+    "files": {
+        "mmap": 30, "munmap": 12, "mremap": 18, "mprotect": 8, "madvise": 6, "brk": 2,
+        "mseal": 1, "read": 12, "write": 12,
+    },
+    "mremap": {
+        "mmap": 18, "munmap": 6, "mremap": 50, "mprotect": 4, "madvise": 3, "brk": 2,
+        "mseal": 1, "read": 8, "write": 9,
+    },
+    "huge": {
+        "mmap": 25, "munmap": 12, "mremap": 30, "mprotect": 8, "madvise": 5, "brk": 0,
+        "mseal": 0, "read": 10, "write": 10,
+    },
+    "bad": {
+        "mmap": 22, "munmap": 12, "mremap": 22, "mprotect": 12, "madvise": 10, "brk": 4,
+        "mseal": 2, "read": 8, "write": 10,
+    },
+    "maxmap": {
+        "mmap": 30, "munmap": 25, "mremap": 25, "mprotect": 8, "madvise": 4, "brk": 2,
+        "mseal": 1, "read": 3, "write": 3,
+    },
+    "bits": {
+        "mmap": 20, "munmap": 12, "mremap": 15, "mprotect": 12, "madvise": 12, "brk": 8,
+        "mseal": 4, "read": 8, "write": 9,
+    },
+}  # fmt: skip
+OTHER_CALL_WEIGHT = 2
+BITS_SHARE = 0.6  # of the system calls of "bits", those with high bits set
 
 
 class Side(Protocol):
     """What both the model and the live helper offer."""
 
-    def mmap(
-        self, addr: int, length: int, prot: int, flags: int, fd: int = ..., offset: int = ...
-    ) -> int: ...
-    def munmap(self, addr: int, length: int) -> None: ...
-    def mremap(
-        self,
-        old_address: int,
-        old_size: int,
-        new_size: int,
-        flags: int = ...,
-        new_address: int = ...,
-    ) -> int: ...
-    def mprotect(self, addr: int, length: int, prot: int) -> None: ...
-    def madvise(self, addr: int, length: int, advice: int) -> None: ...
-    def brk(self, addr: int) -> int: ...
+    def syscall(self, name: str, *args: int) -> int: ...
     def read(self, addr: int, n: int) -> bytes: ...
     def write(self, addr: int, data: bytes) -> None: ...
     def maps(self) -> str: ...
@@ -130,8 +165,7 @@ def apply(side: Any, op: Op) -> tuple[Any, ...]:
             return ("ok",)
         if op.kind == "read":
             return ("bytes", side.read(*op.args))
-        result = getattr(side, op.kind)(*op.args)
-        return ("ok", result)
+        return ("ok", side.syscall(op.kind, *op.args))
     except SegmentationFault as fault:
         return ("signal", fault.signal_name, fault.code, fault.addr)
     except OSError as err:
@@ -247,31 +281,169 @@ class Generator:
                 ),
             )
         if self.model.mm.get_mm_rss() > RSS_BUDGET_PAGES:
-            return self.release()
-        weights = {
-            "maxmap": [30, 25, 25, 8, 4, 2, 3, 3],
-            "default": [25, 14, 20, 10, 8, 4, 9, 10],
-            "files": [30, 12, 18, 8, 6, 2, 12, 12],
-            "mremap": [18, 6, 50, 4, 3, 2, 8, 9],
-            "huge": [25, 12, 30, 8, 5, 0, 10, 10],
-            "bad": [22, 12, 22, 12, 10, 4, 8, 10],
-        }[self.mix]
-        kind = self.rng.choices(
-            ["mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "read", "write"], weights
-        )[0]
-        op = getattr(self, f"gen_{kind}")()
+            release = self.release()
+            if release is not None:
+                return release
+        kinds = [row.name for row in syscalls.modelled()] + list(ACCESSES)
+        weights = WEIGHTS[self.mix]
+        kind = self.rng.choices(kinds, [weights.get(k, OTHER_CALL_WEIGHT) for k in kinds])[0]
+        op = self.draw(kind)
         if self.mix == "bad" and self.rng.random() < 0.5:
             op = self.spoil(op)
+        elif self.mix == "bits" and kind not in ACCESSES and self.rng.random() < BITS_SHARE:
+            op = self.with_high_bits(op)
         return op
 
-    def release(self) -> Op:
+    def release(self) -> Op | None:
         """munmap() of the sequence's VMA with the most resident pages, wherever it lies:
         once the area below the helper's libraries is full, mmap() places 1 GiB regions
-        below SAFE_LO, where no other call aims."""
+        below SAFE_LO, where no other call aims.  Sealed VMAs cannot be unmapped: None
+        when only they hold pages."""
         mm = self.model.mm
-        made = [v for v in all_vmas(mm) if self.not_the_helpers(v.vm_start, v.vm_end)]
-        vma = max(made, key=lambda v: smaps_rss(mm, v))
+        made = [
+            v
+            for v in all_vmas(mm)
+            if self.not_the_helpers(v.vm_start, v.vm_end) and not vma_is_sealed(v)
+        ]
+        vma = max(made, key=lambda v: smaps_rss(mm, v), default=None)
+        if vma is None or not smaps_rss(mm, vma):
+            return None
         return Op("munmap", (vma.vm_start, vma.vm_end - vma.vm_start))
+
+    def draw(self, kind: str) -> Op:
+        """A call of ``kind``: from its ``gen_<kind>`` method where there is one, else
+        drawn from its arguments' roles (:meth:`gen_call`)."""
+        special: Callable[[], Op] | None = getattr(self, f"gen_{kind}", None)
+        return special() if special is not None else self.gen_call(syscalls.lookup(kind))
+
+    def gen_call(self, row: Syscall) -> Op:
+        """A call of any row, its arguments drawn by what they are for: addresses near
+        the sequence's VMAs or in the arena (safe for the longest of the call's lengths),
+        lengths as :meth:`length` draws them, flags as one of the names strace prints
+        for them (or 0), the test file or -1 for a file, a page multiple or 0 for an
+        offset, and a small number for anything else."""
+        lengths = [self.length() for arg in row.args if arg.role == LEN]
+        reach = max(lengths, default=PAGE_SIZE)
+        drawn = iter(lengths)
+        args = []
+        for arg in row.args:
+            if arg.role == ADDR:
+                args.append(self.address(reach))
+            elif arg.role == LEN:
+                args.append(next(drawn))
+            elif arg.role == FLAGS:
+                args.append(self.rng.choice([0, *arg.show.constants().values()]))
+            elif arg.role == FILE:
+                args.append(self.fd if self.fd is not None and self.rng.random() < 0.5 else -1)
+            elif arg.role == OFF:
+                args.append(PAGE_SIZE * self.rng.choice([0, 0, 1, 2, 8]))
+            else:
+                args.append(self.rng.randint(0, 8))
+        return Op(row.name, tuple(args))
+
+    # -- "bits": high and sign bits in every argument --------------------------------------
+
+    def with_high_bits(self, op: Op) -> Op:
+        """``op`` (every argument given) with high or sign bits set in one argument, or
+        now and then in several; the first such variant that is :meth:`harmless`, else
+        ``op`` itself."""
+        row = syscalls.lookup(op.kind)
+        full = [*op.args, *(a.default or 0 for a in row.args[len(op.args) :])]
+        for _ in range(20):
+            args = list(full)
+            several = len(args) > 1 and self.rng.random() < 0.3
+            count = self.rng.randint(2, len(args)) if several else 1
+            for i in self.rng.sample(range(len(args)), count):
+                args[i] = self.high_bits(args[i])
+            if self.harmless(row, args):
+                return Op(op.kind, tuple(args), op.data)
+        return op
+
+    def high_bits(self, value: int) -> int:
+        """``value`` as a register with bits set that the kernel's type may drop (the
+        high half of an int) or must refuse (a sign bit, bits above the address space)."""
+        value &= ULONG_MAX
+        low = value & 0xFFFFFFFF
+        return self.rng.choice(
+            [
+                value | 1 << 31,
+                value | 1 << 32,  # (1 << 32) | PROT_READ, (1 << 32) | fd
+                value | 1 << 63,
+                value | 1 << self.rng.randint(47, 62),
+                value | self.rng.getrandbits(16) << 47,  # bits 47-62
+                0xFFFFFFFF_00000000 | low,  # 0xffffffff00000000 | MADV_DONTNEED
+                0xFFFFFFFF,  # -1 as an int, zero-extended
+                ULONG_MAX,  # -1
+                1 << 31,
+                1 << 63,
+            ]
+        )
+
+    def harmless(self, row: Syscall, raw: list[int]) -> bool:
+        """May the helper make this call?  Calls that change mappings take their ranges
+        as the kernel does (each register cast to its type, the address rounded down to
+        a page, the length up, modulo 2^64); a range is harmless when it
+
+        - lies in the safe area (:meth:`safe`),
+        - is empty once rounded (a length within a page of 2^64 rounds to 0),
+        - wraps past 2^64: mprotect, madvise and mseal refuse an end below the start,
+          munmap and a MAP_FIXED mmap an end above TASK_SIZE, mremap a new range above it;
+          an old range of mremap that wraps is longer than any new one, and the shrink's
+          munmap refuses the rest (a move of equal lengths wraps only from above
+          TASK_SIZE),
+        - starts at or above TASK_SIZE, where no VMA is (the [vsyscall] page is none),
+        - or ends above TASK_SIZE in a call that checks that before it touches anything:
+          munmap (do_vmi_munmap), mmap with MAP_FIXED (__get_unmapped_area) and mremap's
+          new range (check_mremap_params); not mremap's old range, whose VMAs a
+          MREMAP_FIXED move takes along one after the other, nor mprotect, madvise or
+          mseal, which walk every VMA up to the end (madvise(addr, 1 << 63,
+          MADV_DONTNEED) from the sequence's VMAs would zap the helper's stack).
+
+        So brk (which only ever unmaps its own heap and grows into free space) and mmap
+        without MAP_FIXED (a hint; MAP_FIXED_NOREPLACE never replaces anything) are always
+        harmless; munmap and MAP_FIXED mmap have one range, mremap its old range and, with
+        MREMAP_FIXED, its new one; any other call pairs each address with each length.
+        A call that could fault in more than POPULATE_MAX is never harmless either.
+        """
+        v = row.convert(raw)
+        name = row.name
+        if name == "brk":
+            return True
+        if name == "mmap":
+            if v[3] & (MAP_POPULATE | MAP_LOCKED) and page_align(v[1]) > POPULATE_MAX:
+                return False
+            return not v[3] & MAP_FIXED or self.range_harmless(v[0], v[1], checked=True)
+        if name == "munmap":
+            return self.range_harmless(v[0], v[1], checked=True)
+        if name == "mremap":
+            vma = find_vma(self.model.mm, v[0])
+            if vma is not None and vma.vm_flags & VM_LOCKED and v[2] > POPULATE_MAX:
+                return False
+            new_ok = not v[3] & MREMAP_FIXED or self.range_harmless(v[4], v[2], checked=True)
+            return new_ok and self.range_harmless(v[0], v[1], checked=False)
+        populating = name == "madvise" and v[2] in (MADV_POPULATE_READ, MADV_POPULATE_WRITE)
+        if populating and page_align(v[1]) > POPULATE_MAX:
+            return False
+        addrs = [x for arg, x in zip(row.args, v, strict=True) if arg.role == ADDR]
+        lengths = [x for arg, x in zip(row.args, v, strict=True) if arg.role == LEN]
+        return all(
+            self.range_harmless(addr, length, checked=False)
+            for addr in addrs
+            for length in lengths or [PAGE_SIZE]
+        )
+
+    def range_harmless(self, addr: int, length: int, checked: bool) -> bool:
+        """One range of :meth:`harmless`; ``checked``: the call refuses an end above
+        TASK_SIZE before it touches anything."""
+        start = addr & PAGE_MASK
+        end = start + page_align(length)
+        return (
+            end == start
+            or end > ULONG_MAX
+            or start >= TASK_SIZE
+            or (checked and end > TASK_SIZE)
+            or self.safe(start, end)
+        )
 
     def gen_mmap(self) -> Op:
         if self.fd is not None and self.mix == "files" and self.rng.random() < 0.3:
@@ -534,26 +706,25 @@ def touched(
     that a neighbour it merged with (or split from) is compared too."""
     a = op.args
     spans: list[tuple[int, int]] = []
-    if op.kind in ("munmap", "mprotect", "madvise", "read"):
+    if op.kind == "read":
         spans.append((a[0], a[0] + a[1]))
     elif op.kind == "write":
         spans.append((a[0], a[0] + len(op.data)))
-    elif op.kind == "mmap":
-        if a[0]:
-            spans.append((a[0], a[0] + a[1]))  # a failed MAP_FIXED may have unmapped it
-        if outcome[0] == "ok":
-            spans.append((outcome[1], outcome[1] + a[1]))
-    elif op.kind == "mremap":
-        old, old_size, new_size, flags = a[0], a[1], a[2], a[3]
-        spans.append((old, old + max(old_size, new_size)))
-        if flags & MREMAP_FIXED:
-            spans.append((a[4], a[4] + new_size))
-        if outcome[0] == "ok":
-            spans.append((outcome[1], outcome[1] + new_size))
     elif op.kind == "brk":
         # The [heap] name of every VMA between start_brk and the break follows the break.
         top = max(brk_before, outcome[1]) if outcome[0] == "ok" else brk_before
         spans.append((start_brk, top))
+    else:
+        # From every address as far as the longest length reaches (mremap: the old range,
+        # its growth and the new one; mmap: the range a failed MAP_FIXED may have unmapped),
+        # and from an address the call returned.
+        row = syscalls.lookup(op.kind)
+        values = row.convert(a)
+        pairs = list(zip(row.args, values, strict=True))
+        reach = max((v for arg, v in pairs if arg.role == LEN), default=0)
+        spans += [(v, v + reach) for arg, v in pairs if arg.role == ADDR]
+        if outcome[0] == "ok" and row.result == RESULT_ADDRESS:
+            spans.append((outcome[1], outcome[1] + reach))
     windows: list[tuple[int, int]] = []
     # Lengths round up to whole pages.
     pages = [(lo & -PAGE_SIZE, (hi + PAGE_SIZE - 1) & -PAGE_SIZE) for lo, hi in spans]
@@ -653,7 +824,7 @@ class Coverage:
 def mremap_path(op: Op, trace: Trace) -> str:
     """Which of mremap's paths a successful call took, from the model's call flow."""
     names = set(trace.names())
-    flags = op.args[3]
+    flags = syscalls.lookup(op.kind).convert(op.args)[3]
     if "remap_move" in names:
         pieces = len(trace.find("mremap_to"))
         kind = "FIXED+DONTUNMAP" if flags & MREMAP_DONTUNMAP else "FIXED"

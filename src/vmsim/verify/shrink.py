@@ -18,8 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..kernel import syscalls
+from ..kernel.sysargs import INT
+from ..kernel.syscalls import FILE
 from ..process import Process
 from .randops import (
+    ACCESSES,
     Divergence,
     Generator,
     Op,
@@ -116,14 +120,30 @@ def op_to_json(op: Op) -> dict[str, Any]:
 
 
 def op_from_json(item: dict[str, Any], where: str) -> Op:
+    """One call of a reproducer: a memory access (read, write) or a modelled call of the
+    system-call table, with as many arguments as it takes; anything else is a ValueError
+    naming ``where`` it was found."""
     try:
-        return Op(
+        op = Op(
             str(item["call"]),
             tuple(int(a) for a in item["args"]),
             bytes.fromhex(item.get("data", "")),
         )
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{where}: not a call record ({err})") from None
+    if op.kind in ACCESSES:
+        wanted = 1 if op.kind == "write" else 2  # write(addr) with data, read(addr, n)
+        if len(op.args) != wanted:
+            raise ValueError(f"{where}: {op.kind} takes {wanted} arguments, got {len(op.args)}")
+        return op
+    row = syscalls.SYSCALLS.get(op.kind)
+    if row is None or not row.modelled:
+        raise ValueError(f"{where}: {op.kind!r} is not a call the model makes")
+    try:
+        row.convert(op.args)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
+    return op
 
 
 def load_reproducer(path: Path) -> Reproducer:
@@ -135,16 +155,6 @@ def load_reproducer(path: Path) -> Reproducer:
         raise ValueError(f"{path}: cannot read a reproducer ({err})") from None
     ops = [op_from_json(item, f"{path} call {n}") for n, item in enumerate(items)]
     return Reproducer(ops, None if file_seed is None else int(file_seed))
-
-
-C_CALLS = {
-    "mmap": "syscall(SYS_mmap, {0}UL, {1}UL, {2}UL, {3}UL, {4}UL, {5}UL)",
-    "munmap": "syscall(SYS_munmap, {0}UL, {1}UL)",
-    "mremap": "syscall(SYS_mremap, {0}UL, {1}UL, {2}UL, {3}UL, {4}UL)",
-    "mprotect": "syscall(SYS_mprotect, {0}UL, {1}UL, {2}UL)",
-    "madvise": "syscall(SYS_madvise, {0}UL, {1}UL, {2}UL)",
-    "brk": "syscall(SYS_brk, {0}UL)",
-}
 
 
 def write_reproducer(case: Reproducer, divergence: Divergence, stem: Path) -> list[Path]:
@@ -206,7 +216,7 @@ def c_program(case: Reproducer) -> list[str]:
         "\tsigaction(SIGSEGV, &sa, NULL);",
         "\tsigaction(SIGBUS, &sa, NULL);",
     ]
-    file_fds = {op.args[4] for op in case.ops if op.kind == "mmap" and len(op.args) == 6}
+    file_fds = sorted({fd for op in case.ops for fd in _file_fds(op)})
     uses_file = case.file_seed is not None and bool(file_fds)
     if case.file_seed is not None and file_fds:
         data = test_file_data(case.file_seed)
@@ -220,18 +230,15 @@ def c_program(case: Reproducer) -> list[str]:
             "\t\tdata[i] = pattern[i % 256];",
             "\tif (fd < 0 || write(fd, data, sizeof(data)) != sizeof(data))",
             '\t\treturn perror("test file"), 1;',
-            *(f"\tdup2(fd, {fd});" for fd in sorted(file_fds)),
+            *(f"\tdup2(fd, {fd});" for fd in file_fds),
         ]
     for op in case.ops:
-        if op.kind in C_CALLS:
-            args = list(op.args)
-            if op.kind == "mmap" and len(args) == 4:
-                args += [(1 << 64) - 1, 0]  # anonymous: fd -1, offset 0
-            call = C_CALLS[op.kind].format(*args)
+        if op.kind not in ACCESSES:
+            call = syscalls.lookup(op.kind).c_call(op.args)
             lines.append(
                 f'\tr = {call}; printf("{op}: %#lx %s\\n", r, r == -1 ? strerror(errno) : "");'
             )
-        elif op.kind in ("read", "write"):
+        else:
             addr = op.args[0]
             n = len(op.data) if op.kind == "write" else op.args[1]
             access = (
@@ -252,3 +259,14 @@ def c_program(case: Reproducer) -> list[str]:
         "}",
     ]
     return lines
+
+
+def _file_fds(op: Op) -> list[int]:
+    """The fds a call names, as the kernel's fget() reads them (the low 32 bits), where
+    they can be an fd at all (not negative as an int)."""
+    if op.kind in ACCESSES:
+        return []
+    row = syscalls.lookup(op.kind)
+    values = row.convert(op.args)
+    fds = [INT.convert(v) for arg, v in zip(row.args, values, strict=True) if arg.role == FILE]
+    return [fd for fd in fds if fd >= 0]
