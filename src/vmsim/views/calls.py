@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..kernel import syscalls
 from ..kernel.trace import Trace
 from ..strace.parse import parse
 
@@ -43,7 +44,10 @@ Sink = Callable[[CallRecord], None]
 UNFINISHED_REACH = 10_000
 
 
-ADDRESS_RESULTS = ("mmap", "mremap", "brk")  # calls whose result is an address
+def gives_address(name: str) -> bool:
+    """Whether the call's result is an address (the system-call table says)."""
+    row = syscalls.SYSCALLS.get(name)
+    return row is not None and row.result == syscalls.RESULT_ADDRESS
 
 
 def outcome_text(name: str, ret: int | None, errno: str | None) -> str:
@@ -52,7 +56,7 @@ def outcome_text(name: str, ret: int | None, errno: str | None) -> str:
         return errno
     if ret is None:
         return "?"
-    return f"{ret & ((1 << 64) - 1):#x}" if name in ADDRESS_RESULTS else str(ret)
+    return f"{ret & ((1 << 64) - 1):#x}" if gives_address(name) else str(ret)
 
 
 class LogWatcher:
@@ -77,7 +81,7 @@ class LogWatcher:
         if differs:
             # The replay prints every result in hex; plain ones read better in decimal.
             model = replayer.report.mismatches[-1].model
-            if model.startswith("0x") and event.name not in ADDRESS_RESULTS:
+            if model.startswith("0x") and not gives_address(event.name):
                 model = str(int(model, 16))
         self.sink(
             CallRecord(
