@@ -184,7 +184,7 @@ class Syscall:
     def format_result(self, result: int | OSError) -> str:
         if isinstance(result, OSError):
             err = result.errno or 0
-            return f"-1 {errno_mod.errorcode.get(err, str(err))} ({os.strerror(err)})"
+            return f"-1 {errno_name(err)} ({os.strerror(err)})"
         if self.result == RESULT_ADDRESS and result:
             return f"{result & ULONG.mask:#x}"
         return str(result)
@@ -259,11 +259,11 @@ def canonical_name(name: str) -> str:
 
 
 def modelled() -> list[Syscall]:
-    return [row for row in SYSCALLS.values() if row.handler is not None]
+    return [row for row in SYSCALLS.values() if row.modelled]
 
 
 def unmodelled() -> list[Syscall]:
-    return [row for row in SYSCALLS.values() if row.handler is None]
+    return [row for row in SYSCALLS.values() if not row.modelled]
 
 
 def constants() -> dict[str, int]:

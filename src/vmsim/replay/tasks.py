@@ -19,7 +19,14 @@ from typing import Final
 
 from ..fs.exec import ExecImage, do_execve, read_exec_image
 from ..fs.file import Inode
-from ..kernel.fork import CLONE_FILES, CLONE_FLAG_NAMES, CLONE_THREAD, CLONE_VM, copy_process
+from ..kernel.fork import (
+    CLONE_FILES,
+    CLONE_FLAG_NAMES,
+    CLONE_THREAD,
+    CLONE_VFORK,
+    CLONE_VM,
+    copy_process,
+)
 from ..kernel.syscalls import SYSCALLS, Syscall, errno_name
 from ..kernel.task import Task
 from ..mm.mm_types import RLIM_INFINITY, RLIMIT_STACK, MmStruct
@@ -37,7 +44,7 @@ def clone_flags(name: str, args: list[str]) -> int:
     if name == "fork":
         return 0
     if name == "vfork":
-        return CLONE_FLAG_NAMES["CLONE_VM"] | CLONE_FLAG_NAMES["CLONE_VFORK"]
+        return CLONE_VM | CLONE_VFORK
     text = " ".join(args)
     flags = 0
     for word in re.findall(r"\bCLONE_[A-Z_]+\b", text):
@@ -52,7 +59,7 @@ def is_memory_call(name: str) -> bool:
     """Whether the model makes the call ``name`` (a modelled row of the system-call table,
     looked up now: rows registered later count too)."""
     row = SYSCALLS.get(name)
-    return row is not None and row.handler is not None
+    return row is not None and row.modelled
 
 
 def make_call(task: Task, row: Syscall, args: list[int]) -> int | str:
