@@ -27,6 +27,7 @@ PACKAGE_DIR = os.path.join("src", "vmsim")
 MANIFEST = os.path.join(PACKAGE_DIR, "_compiled.json")
 
 COMPILED = [
+    "lib/errname.py",
     "lib/maple_tree.py",
     "lib/memo_copy.py",
     "arch/x86/mmap.py",

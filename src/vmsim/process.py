@@ -180,7 +180,10 @@ class Process:
     def syscall(self, name: str, *args: int) -> int:
         """Make the call ``name`` of the system-call table with these arguments (as the C
         caller passes them; each is cast to the type the kernel's prototype gives it)."""
-        row = syscalls.lookup(name)
+        return self.call_row(syscalls.lookup(name), args)
+
+    def call_row(self, row: syscalls.Syscall, args: Sequence[int]) -> int:
+        """Make the call of ``row`` (what :meth:`syscall` and the call methods share)."""
         if self.strace is None:
             return row.call(self.task, args)
         values = row.convert(args)
@@ -280,8 +283,8 @@ def _address(addr: int) -> int:
 
 
 def call_method(row: syscalls.Syscall, owner: str = "Process") -> Callable[..., int]:
-    """A method of ``owner`` making the call of ``row`` through its ``syscall()``, with the
-    C call's signature."""
+    """A method of ``owner`` making the call of ``row`` through its ``call_row()``, with
+    the C call's signature."""
     params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)]
     params += [
         inspect.Parameter(
@@ -293,16 +296,15 @@ def call_method(row: syscalls.Syscall, owner: str = "Process") -> Callable[..., 
         for arg in row.args
     ]
     signature = inspect.Signature(params, return_annotation="int")
-    name = row.name
 
     def method(self: Any, *args: int, **kwargs: int) -> int:
         if kwargs:
             args = tuple(signature.bind(self, *args, **kwargs).args[1:])
-        result: int = self.syscall(name, *args)
+        result: int = self.call_row(row, args)
         return result
 
-    method.__name__ = name
-    method.__qualname__ = f"{owner}.{name}"
+    method.__name__ = row.name
+    method.__qualname__ = f"{owner}.{row.name}"
     method.__signature__ = signature  # type: ignore[attr-defined]
     failures = ", ".join(row.errors) or "none"
     method.__doc__ = (
@@ -313,7 +315,7 @@ def call_method(row: syscalls.Syscall, owner: str = "Process") -> Callable[..., 
 
 
 def install_calls(cls: type, rows: Iterable[syscalls.Syscall]) -> None:
-    """Give ``cls`` (a class with a ``syscall(name, *args)`` method) a method for each of
+    """Give ``cls`` (a class with a ``call_row(row, args)`` method) a method for each of
     these calls of the table."""
     for row in rows:
         if not hasattr(cls, row.name):

@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Final
 
+from ..lib.errname import errname
 from . import trace
 from .sysargs import (
     ADDRESS,
@@ -184,7 +185,7 @@ class Syscall:
     def format_result(self, result: int | OSError) -> str:
         if isinstance(result, OSError):
             err = result.errno or 0
-            return f"-1 {errno_name(err)} ({os.strerror(err)})"
+            return f"-1 {errname(err)} ({os.strerror(err)})"
         if self.result == RESULT_ADDRESS and result:
             return f"{result & ULONG.mask:#x}"
         return str(result)
@@ -273,10 +274,6 @@ def constants() -> dict[str, int]:
         for arg in row.args:
             found.update(arg.show.constants())
     return found
-
-
-def errno_name(err: int | None) -> str:
-    return errno_mod.errorcode.get(err or 0, str(err))
 
 
 def strerror(name: str) -> str:

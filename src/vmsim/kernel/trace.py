@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from types import BuiltinFunctionType, FunctionType
 from typing import Any, ParamSpec, TypeVar
 
+from ..lib.errname import errname
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -191,12 +193,6 @@ def _install(recording: bool) -> None:
             namespace[attr] = plain
 
 
-def _errno_name(err: int | None) -> str:
-    import errno
-
-    return errno.errorcode.get(err or 0, str(err))
-
-
 def tracing() -> bool:
     """Whether a trace is recording."""
     return _active is not None
@@ -214,7 +210,7 @@ def record(name: str, args: str, run: Callable[[], R]) -> R:
     try:
         result = run()
     except OSError as err:
-        node.result = f"-{_errno_name(err.errno)}"
+        node.result = f"-{errname(err.errno)}"
         raise
     finally:
         trace._stack.pop()

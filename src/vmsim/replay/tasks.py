@@ -27,8 +27,9 @@ from ..kernel.fork import (
     CLONE_VM,
     copy_process,
 )
-from ..kernel.syscalls import SYSCALLS, Syscall, errno_name
+from ..kernel.syscalls import SYSCALLS, Syscall
 from ..kernel.task import Task
+from ..lib.errname import errname
 from ..mm.mm_types import RLIM_INFINITY, RLIMIT_STACK, MmStruct
 from ..process import Process
 from ..strace.parse import Event, split_args, string_arg
@@ -68,7 +69,7 @@ def make_call(task: Task, row: Syscall, args: list[int]) -> int | str:
     try:
         return row.call(task, args)
     except OSError as err:
-        return errno_name(err.errno)
+        return errname(err.errno)
 
 
 def string_list(token: str) -> list[bytes] | None:

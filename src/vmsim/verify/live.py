@@ -28,7 +28,7 @@ import struct
 import subprocess
 import tempfile
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -273,7 +273,10 @@ class LiveProcess:
         the registers as given (arguments left out take the row's defaults); the kernel
         casts them to its prototype's types.  An address result comes back as an unsigned
         long, any other as the kernel's number (0 for success)."""
-        row = syscalls.lookup(name)
+        return self.call_row(syscalls.lookup(name), args)
+
+    def call_row(self, row: syscalls.Syscall, args: Sequence[int]) -> int:
+        """Make the call of ``row`` in the helper (see :meth:`syscall`)."""
         row.convert(args)  # the model's checks of the argument count and register widths
         registers = [*args, *(a.default or 0 for a in row.args[len(args) :])]
         ret = self._call(_OP_SYSCALL, row.nr, *registers)
