@@ -215,13 +215,11 @@ class Process:
     def read(self, addr: int, n: int) -> bytes:
         """A user-mode load of ``n`` bytes at ``addr`` (a 64-bit address): faults pages in,
         raises SegmentationFault where the CPU would."""
-        if n < 0:
-            raise ValueError(f"a load of {n} bytes")
-        return access_vm(self.mm, _address(addr), None, n)
+        return access_vm(self.mm, user_address(addr), None, load_size(n))
 
     def write(self, addr: int, data: bytes) -> None:
         """A user-mode store of ``data`` at ``addr``."""
-        access_vm(self.mm, _address(addr), bytes(data), len(data))
+        access_vm(self.mm, user_address(addr), bytes(data), len(data))
 
     # -- what /proc shows -----------------------------------------------------------------
     def vmas(self) -> list[VmAreaStruct]:
@@ -274,7 +272,14 @@ class Process:
         validate_mm(self.mm)
 
 
-def _address(addr: int) -> int:
+def load_size(n: int) -> int:
+    """How many bytes a load asks for (never fewer than none)."""
+    if n < 0:
+        raise ValueError(f"a load of {n} bytes")
+    return n
+
+
+def user_address(addr: int) -> int:
     """An address as the CPU takes it from a register (-1 is the last byte)."""
     try:
         return POINTER.convert(addr)

@@ -35,7 +35,7 @@ from types import TracebackType
 from ..errors import BusError, SegmentationFault, syscall_error
 from ..fs.proc.parse import rss_by_range
 from ..kernel import syscalls
-from ..process import call_method, install_calls
+from ..process import call_method, install_calls, load_size, user_address
 from .procioctl import ProcQuery
 
 U64 = (1 << 64) - 1
@@ -313,12 +313,13 @@ class LiveProcess:
         The exception carries si_addr and si_code as the kernel delivered them; for a
         non-canonical address (a general protection fault) that is 'SI_KERNEL' at 0.
         """
+        addr, n = user_address(addr), load_size(n)
         out: list[bytes] = []
         total_ns = 0
         pos = 0
         while pos < n:
             chunk = min(IO_MAX, n - pos)
-            out.append(self._access(_OP_READ, addr + pos, chunk))
+            out.append(self._access(_OP_READ, (addr + pos) & U64, chunk))
             total_ns += self.last_ns
             pos += chunk
         self.last_ns = total_ns
@@ -326,11 +327,12 @@ class LiveProcess:
 
     def write(self, addr: int, data: bytes) -> None:
         """Store data at addr; a fault leaves the pages before the faulting one written."""
+        addr = user_address(addr)
         view = memoryview(bytes(data))
         total_ns = 0
         for pos in range(0, len(view), IO_MAX):
             chunk = view[pos : pos + IO_MAX]
-            self._access(_OP_WRITE, addr + pos, len(chunk), payload=bytes(chunk))
+            self._access(_OP_WRITE, (addr + pos) & U64, len(chunk), payload=bytes(chunk))
             total_ns += self.last_ns
         self.last_ns = total_ns
 
