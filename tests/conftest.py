@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import vmsim
+from pagecache import PinnedFiles, pinned_test_files
 from vmsim.process import Process
 from vmsim.verify.live import LiveProcess, live_kernel_available
 
@@ -36,3 +37,11 @@ def side(request: pytest.FixtureRequest) -> Iterator[Any]:
     with LiveProcess() as live:
         yield live
         assert live.alive, "the live helper died during the scenario"
+
+
+@pytest.fixture
+def pinned_files() -> Iterator[PinnedFiles]:
+    """verify's test files kept in the page cache as they were written, until the test
+    ends, and the folios measured of each (see pagecache)."""
+    with pinned_test_files() as pinned:
+        yield pinned
