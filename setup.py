@@ -11,7 +11,8 @@ uapi.py) and the replay pipeline that feeds it calls (strace/parse.py, replay/).
 these modules take shapes for mypyc's sake (written-out __init__s rather than dataclasses,
 Final tables, code-point loops, calls spelled out by arity), each saying so where it does;
 everything above them (Process, the views, verify, the command line) is plain Python that
-calls in.
+calls in.  What mypyc drops from compiled classes (docstrings, some signatures) comes back
+from the sources for the package's documented classes (vmsim/_native.py: restore_docs).
 """
 
 from __future__ import annotations

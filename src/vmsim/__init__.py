@@ -4,12 +4,15 @@
 everything the kernel's /proc shows and every errno it returns is modelled.
 """
 
-from ._native import COMPILED  # first: it decides where the other modules come from
-from .errors import BusError, SegmentationFault
+# _native first: it decides where the other modules come from.
+from . import _native, uapi
+from ._native import COMPILED
+from .errors import BusError, OutOfMemoryKill, SegmentationFault
 from .fs.file import Inode as File
 from .kernel.trace import Trace
+from .mm import mm_types as _mm_types
 from .process import Process
-from .uapi import *  # noqa: F403 - the PROT_/MAP_/MREMAP_/MADV_ constants
+from .uapi import *  # noqa: F403 - the PROT_/MAP_/MREMAP_/MADV_ constants (uapi.__all__)
 
 
 def _process_html(process: Process) -> str:
@@ -22,5 +25,22 @@ def _process_html(process: Process) -> str:
 # The picture code reads the model; the model knows nothing of pictures.
 Process._repr_html_ = _process_html  # type: ignore[attr-defined]
 
-__all__ = ["COMPILED", "BusError", "File", "Process", "SegmentationFault", "Trace"]
-__all__ += [name for name in dir() if name.isupper()]
+if COMPILED:
+    # The compiled classes of the API (Process takes a KernelConfig and Credentials).
+    _native.restore_docs(File, Trace, _mm_types.KernelConfig, _mm_types.Credentials)
+
+__all__ = [
+    "COMPILED",
+    "BusError",
+    "File",
+    "OutOfMemoryKill",
+    "Process",
+    "SegmentationFault",
+    "Trace",
+]
+__all__ += uapi.__all__
+
+
+def __dir__() -> list[str]:
+    # The API alone: not the modules that importing binds here.
+    return sorted(__all__)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from .arch.x86.mmap import TASK_SIZE_4LEVEL, arch_pick_mmap_layout
-from .errors import syscall_error
+from .errors import OutOfMemoryKill, syscall_error
 from .fs.file import Inode, OpenFile
 from .fs.proc.task_mmu import show_maps, show_smaps, show_vma_header, smaps_rss
 from .kernel import syscalls
@@ -42,8 +42,10 @@ class Process:
     Every system call of the table (:mod:`vmsim.kernel.syscalls`) is a method with the
     C call's name and arguments (``p.mmap(addr, length, prot, flags, fd, offset)``), and
     ``p.syscall(name, *args)`` makes any of them.  Every failing call raises ``OSError``
-    with the kernel's errno and leaves the model as the kernel would.  ``strace`` (a
-    callable taking one line) receives each call as strace would print it.
+    with the kernel's errno and leaves the model as the kernel would.  A call or access
+    that needs memory past what the machine has (``KernelConfig.available_pages``) raises
+    ``OutOfMemoryKill``: the OOM killer's SIGKILL.  ``strace`` (a callable taking one line)
+    receives each call as strace would print it.
     """
 
     def __init__(
@@ -192,6 +194,11 @@ class Process:
         except OSError as err:
             self.strace(row.strace_line(values, err))
             raise
+        except OutOfMemoryKill:
+            # The call never returns: strace shows it unfinished, then the death.
+            self.strace(f"{row.format_call(values).ljust(syscalls.RESULT_COLUMN)} = ?")
+            self.strace(f"+++ killed by {OutOfMemoryKill.signal_name} +++")
+            raise
         self.strace(row.strace_line(values, result))
         return result
 
@@ -214,11 +221,13 @@ class Process:
     # -- memory -------------------------------------------------------------------------
     def read(self, addr: int, n: int) -> bytes:
         """A user-mode load of ``n`` bytes at ``addr`` (a 64-bit address): faults pages in,
-        raises SegmentationFault where the CPU would."""
+        raises SegmentationFault where the CPU would, OutOfMemoryKill where a page table
+        finds no memory."""
         return access_vm(self.mm, user_address(addr), None, load_size(n))
 
     def write(self, addr: int, data: bytes) -> None:
-        """A user-mode store of ``data`` at ``addr``."""
+        """A user-mode store of ``data`` at ``addr``; OutOfMemoryKill (the OOM killer's
+        SIGKILL) when a page it needs finds no memory left (KernelConfig.oom_pages())."""
         access_vm(self.mm, user_address(addr), bytes(data), len(data))
 
     # -- what /proc shows -----------------------------------------------------------------

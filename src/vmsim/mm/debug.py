@@ -49,3 +49,5 @@ def validate_mm(mm: MmStruct) -> None:
     assert (mm.rss_anon, mm.rss_file, mm.rss_shmem) == (rss["anon"], rss["file"], rss["shmem"]), (
         f"Rss counters {(mm.rss_anon, mm.rss_file, mm.rss_shmem)} != recount {rss}"
     )
+    tables = sum(1 for _ in mm.pgtables.pte_tables(0, 1 << 48))
+    assert mm.nr_ptes == tables, f"nr_ptes {mm.nr_ptes} != {tables} PTE tables"

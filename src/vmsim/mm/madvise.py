@@ -38,7 +38,8 @@ from ..uapi import (
     page_align,
 )
 from . import vma as vmalib
-from .memory import handle_mm_fault, unmap_page, zap_page_range
+from .gup import populate_oom_check
+from .memory import handle_mm_fault, reclaim_empty_pte_tables, unmap_page, zap_page_range
 from .mm_types import MmStruct, VmAreaStruct
 from .page import Page
 from .vm_flags import (
@@ -177,7 +178,7 @@ def madvise_page_advice(
                     page.dirty = False
             return
         zap_page_range(mm, start, end)
-        mm.pgtables.reclaim_empty_pte_tables(start, end)
+        reclaim_empty_pte_tables(mm, start, end)
     elif behavior == MADV_REMOVE:
         madvise_remove(mm, vma, start, end)
     elif behavior in (MADV_COLD, MADV_PAGEOUT):
@@ -210,6 +211,8 @@ def madvise_pageout(mm: MmStruct, start: int, end: int) -> None:
 
 
 def madvise_populate(mm: MmStruct, start: int, end: int, write: bool) -> None:
+    """Fault in the range VMA by VMA; the first failure ends the call, with what came
+    before it populated.  Running out of memory is the OOM killer's SIGKILL, not ENOMEM."""
     addr = start
     while addr < end:
         vma = vmalib.vma_lookup(mm, addr)
@@ -218,11 +221,15 @@ def madvise_populate(mm: MmStruct, start: int, end: int, write: bool) -> None:
         flags = vma.vm_flags
         if flags & (VM_IO | VM_PFNMAP) or not flags & (VM_WRITE if write else VM_READ):
             raise syscall_error(errno.EINVAL)
-        try:
-            handle_mm_fault(mm, vma, addr, write)
-        except BusError:
-            raise syscall_error(errno.EFAULT) from None
-        addr += 4096
+        # Faults do not change VMAs: this one holds every page up to its end.
+        chunk_end = min(end, vma.vm_end)
+        populate_oom_check(mm, vma, addr, chunk_end, write)
+        while addr < chunk_end:
+            try:
+                handle_mm_fault(mm, vma, addr, write)
+            except BusError:
+                raise syscall_error(errno.EFAULT) from None
+            addr += 4096
 
 
 def sys_madvise(task: Task, start: int, len_in: int, behavior: int) -> None:

@@ -4,15 +4,28 @@ A fault maps a page at one address: the shared zero page for a read of
 private anonymous memory, a fresh anonymous page for a write, the file's
 page-cache page for file and shmem mappings, and a private copy when a private
 mapping is written (copy-on-write).
+
+Running out of memory.  An allocation that finds no free page, reclaim done, calls the OOM
+killer, which SIGKILLs the process with the largest badness (its Rss, swap entries and
+page tables).  The model takes the allocating process to be that one, as it is when that
+process is the one filling memory; the others' memory is what the available figure
+(KernelConfig.available_pages) leaves out.  In a memory cgroup, which runs the same code
+against its own limit, 6.18 kills on a store, MAP_POPULATE, MAP_LOCKED, mlock() and
+MADV_POPULATE_* alike: none of them returns ENOMEM to a process the killer can pick.
+What a process holds against the limit is :func:`oom_charge`: the pages no reclaim frees
+without swap.  A regular file's page cache is not among them: reclaim drops it, so
+populating a file four times the size of the cgroup reads through.  Every allocation checks
+one sum; a populate first counts what it will need (:func:`populate_charge`) so that a
+range far larger than memory is refused before a page of it is made.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from ..arch.x86.pgtable import pte_index
-from ..errors import SegmentationFault
-from ..uapi import PAGE_MASK, PMD_SHIFT
+from ..arch.x86.pgtable import Table, pte_index
+from ..errors import OutOfMemoryKill, SegmentationFault
+from ..uapi import PAGE_MASK, PMD_SHIFT, PMD_SIZE
 from . import vma as vmalib
 from .filemap import filemap_get_page, folio_of, next_uptodate_folio
 from .mm_types import AnonVma, MmStruct, VmAreaStruct
@@ -37,9 +50,68 @@ def mm_counter_add(mm: MmStruct, page: Page, n: int) -> None:  # add_mm_counter(
         mm.rss_file += n
 
 
+def oom_charge(mm: MmStruct) -> int:
+    """The pages the process holds that reclaim cannot free without swap: anonymous and
+    shmem pages (MM_ANONPAGES, MM_SHMEMPAGES) and PTE tables (pgtables_bytes)."""
+    return mm.rss_anon + mm.rss_shmem + mm.nr_ptes
+
+
+def oom_check(mm: MmStruct, address: int, pending: int = 0) -> None:
+    """Before allocating a page or a PTE table: the OOM killer's SIGKILL if none is left.
+    ``pending`` counts what this fault allocated that is not counted yet."""
+    free = mm.config.oom_pages() - mm.rss_anon - mm.rss_shmem - mm.nr_ptes - pending
+    if free <= 0:
+        raise OutOfMemoryKill(address, 1, free)
+
+
+def pte_alloc(mm: MmStruct, addr: int) -> Table:
+    """The PTE table covering ``addr``, made (and counted) if there is none."""
+    pgt = mm.pgtables
+    table = pgt.pte_table(addr)
+    if table is None:
+        table = pgt.pte_table(addr, alloc=True)
+        assert table is not None
+        mm.nr_ptes += 1
+    return table
+
+
+def set_pte_at(mm: MmStruct, addr: int, page: Page) -> None:
+    """Point the PTE for ``addr`` at ``page``, making its table if needed."""
+    table = mm.pgtables.pte_table(addr)
+    if table is None:
+        table = pte_alloc(mm, addr)
+    table[pte_index(addr)] = page
+
+
+def count_pte_tables(mm: MmStruct, start: int, end: int) -> int:
+    return sum(1 for _ in mm.pgtables.pte_tables(start, end))
+
+
+def empty_pte_tables(mm: MmStruct, start: int, end: int, lo: int, hi: int) -> int:
+    """The empty PTE tables meeting [start, end) whose whole span lies in [lo, hi): the
+    ones freeing page tables over [start, end) within those bounds removes."""
+    freed = 0
+    for addr, table in mm.pgtables.pte_tables(start, end):
+        if not table and addr >= lo and addr + PMD_SIZE <= hi:
+            freed += 1
+    return freed
+
+
+def free_pgtables(mm: MmStruct, start: int, end: int, floor: int, ceiling: int) -> None:
+    """free_pgtables(), uncounting the PTE tables it frees."""
+    mm.nr_ptes -= empty_pte_tables(mm, start, end, floor, ceiling)
+    mm.pgtables.free_pgtables(start, end, floor, ceiling)
+
+
+def reclaim_empty_pte_tables(mm: MmStruct, start: int, end: int) -> None:
+    """What MADV_DONTNEED frees after zapping, uncounted likewise."""
+    mm.nr_ptes -= empty_pte_tables(mm, start, end, start, end)
+    mm.pgtables.reclaim_empty_pte_tables(start, end)
+
+
 def map_page(mm: MmStruct, addr: int, page: Page) -> None:
     """set_pte_at() plus the rmap and Rss bookkeeping of a newly mapped page."""
-    mm.pgtables.set_pte(addr, page)
+    set_pte_at(mm, addr, page)
     if page is not ZERO_PAGE:
         page.mapcount += 1
         mm_counter_add(mm, page, 1)
@@ -140,7 +212,7 @@ def do_fault_around(mm: MmStruct, vma: VmAreaStruct, addr: int) -> None:
     # with no PTE table yet maps nothing and the fault falls through to finish_fault().
     can_map_large = inode.shmem or folio[0] + folio[1] <= inode.pages_in_file() - 1
     if can_map_large:
-        mm.pgtables.pte_table(addr, alloc=True)
+        pte_alloc(mm, addr)
     elif mm.pgtables.pte_table(addr) is None:
         return
     while folio is not None:
@@ -166,20 +238,30 @@ def finish_fault(mm: MmStruct, vma: VmAreaStruct, addr: int, page: Page) -> None
     map_page(mm, addr, page)
 
 
-def do_anonymous_page(mm: MmStruct, vma: VmAreaStruct, addr: int, write: bool) -> Page:
+def do_anonymous_page(
+    mm: MmStruct, vma: VmAreaStruct, addr: int, write: bool, table: Table | None
+) -> Page:
+    """``table`` is the PTE table covering ``addr``, None if there is none yet."""
+    if table is None:
+        oom_check(mm, addr)  # pte_alloc(): even the zero page needs a table
+        table = pte_alloc(mm, addr)
     if not write:
         # A read of never-written private memory maps the zero page: no Rss, no anon_vma.
-        map_page(mm, addr, ZERO_PAGE)
+        table[pte_index(addr)] = ZERO_PAGE
         return ZERO_PAGE
+    oom_check(mm, addr)
     anon_vma_prepare(mm, vma)
     page = Page(anon=True)
     page.dirty = True
-    map_page(mm, addr, page)
+    table[pte_index(addr)] = page
+    page.mapcount = 1
+    mm.rss_anon += 1
     return page
 
 
 def do_wp_page(mm: MmStruct, vma: VmAreaStruct, addr: int, old: Page) -> Page:
     """Copy-on-write: a private mapping writes to a page it does not own."""
+    oom_check(mm, addr)
     anon_vma_prepare(mm, vma)
     page = Page(anon=True)
     page.copy_from(old)
@@ -194,19 +276,29 @@ def handle_mm_fault(mm: MmStruct, vma: VmAreaStruct, address: int, write: bool) 
     """Make the page at ``address`` present (and writable, for a write); return it.
     A signal reports ``address`` itself, not its page."""
     addr = address & PAGE_MASK
-    page = mm.pgtables.lookup(addr)
+    table = mm.pgtables.pte_table(addr)
+    page = None if table is None else table.get(pte_index(addr))
     shared = bool(vma.vm_flags & VM_SHARED)
     if page is None:
         if vma.vm_file is None:
-            return do_anonymous_page(mm, vma, addr, write)
+            return do_anonymous_page(mm, vma, addr, write, table)
+        if table is None:
+            oom_check(mm, addr)  # the table the fault will map into
         if not write:
             do_fault_around(mm, vma, addr)
             page = mm.pgtables.lookup(addr)
             if page is not None:
                 return page
-        page = filemap_get_page(vma.vm_file.inode, vma.pgoff_of(addr), address)
+        inode = vma.vm_file.inode
+        pgoff = vma.pgoff_of(addr)
+        # Still no table: allocated by this fault, counted only when the page is mapped.
+        pending = 1 if table is None and mm.pgtables.pte_table(addr) is None else 0
+        if inode.shmem and pgoff not in inode.pages and pgoff < inode.pages_in_file():
+            oom_check(mm, addr, pending)  # a new shmem page, which no reclaim frees
+        page = filemap_get_page(inode, pgoff, address)
         if write and not shared:
             # do_cow_fault(): the private copy is made straight from the file page.
+            oom_check(mm, addr, pending)
             anon_vma_prepare(mm, vma)
             copy = Page(anon=True)
             copy.copy_from(page)

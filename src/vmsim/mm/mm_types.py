@@ -125,6 +125,16 @@ class KernelConfig:
     totalram_pages: int = 24684092 // 4  # MemTotal in pages
     total_swap_pages: int = 0
     overcommit_memory: int = 0
+    # What a process can allocate before the OOM killer runs, in pages (MemAvailable, or a
+    # memory cgroup's limit); None: all of totalram_pages.
+    available_pages: int | None = None
+
+    def oom_pages(self) -> int:
+        """Pages of memory nothing can reclaim (see memory.oom_charge()) a process may hold
+        before its next allocation calls the OOM killer: what is available, and the swap
+        its anonymous and shmem pages could go to."""
+        ram = self.totalram_pages if self.available_pages is None else self.available_pages
+        return ram + self.total_swap_pages
 
 
 @dataclass
@@ -199,6 +209,7 @@ class MmStruct:
         self.rss_anon = 0  # MM_ANONPAGES
         self.rss_file = 0  # MM_FILEPAGES
         self.rss_shmem = 0  # MM_SHMEMPAGES
+        self.nr_ptes = 0  # PTE tables (mm_inc_nr_ptes(); a part of pgtables_bytes)
 
     def rlimit(self, resource: int) -> int:
         assert self.owner is not None, "an mm runs calls only once a task owns it"
@@ -253,6 +264,7 @@ class MmStruct:
         new.rss_anon = self.rss_anon
         new.rss_file = self.rss_file
         new.rss_shmem = self.rss_shmem
+        new.nr_ptes = self.nr_ptes
         return new
 
 

@@ -33,6 +33,7 @@ from ..uapi import (
 )
 from . import vma as vmalib
 from .gup import mm_populate
+from .memory import pte_alloc, set_pte_at
 from .mm_types import MmStruct, VmAreaStruct
 from .mmap import (
     get_unmapped_area,
@@ -194,7 +195,7 @@ def move_ptes(mm: MmStruct, pmc: PagetableMoveControl, extent: int) -> None:
     delta = pmc.new_addr - pmc.old_addr
     for addr, page in list(pgt.present(pmc.old_addr, pmc.old_addr + extent)):
         pgt.clear_pte(addr)
-        pgt.set_pte(addr + delta, page)
+        set_pte_at(mm, addr + delta, page)
         moved += 1
     if moved:
         count("ptes_moved", moved)
@@ -234,7 +235,7 @@ def move_page_tables(mm: MmStruct, pmc: PagetableMoveControl) -> int:
             pmc.old_addr += extent
             pmc.new_addr += extent
             continue
-        pgt.pte_table(pmc.new_addr, alloc=True)
+        pte_alloc(mm, pmc.new_addr)
         move_ptes(mm, pmc, extent)
         pmc.old_addr += extent
         pmc.new_addr += extent

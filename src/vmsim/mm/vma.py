@@ -416,8 +416,8 @@ class VmaMunmapStruct:
         if self.detached:
             floor = self.prev.vm_end if self.prev else 0
             ceiling = self.next.vm_start if self.next else 1 << 64
-            mm.pgtables.free_pgtables(
-                self.detached[0].vm_start, self.detached[-1].vm_end, floor, ceiling
+            memory.free_pgtables(
+                mm, self.detached[0].vm_start, self.detached[-1].vm_end, floor, ceiling
             )
 
     def complete(self) -> None:  # vms_complete_munmap_vmas()

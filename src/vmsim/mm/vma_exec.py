@@ -8,6 +8,7 @@ from typing import Final
 from ..errors import syscall_error
 from ..uapi import PAGE_SIZE, ULONG_MAX
 from . import vma as vmalib
+from .memory import free_pgtables, set_pte_at
 from .mm_types import MmStruct, VmAreaStruct
 from .vm_flags import (
     VM_ACCOUNT,
@@ -47,10 +48,10 @@ def relocate_vma_down(mm: MmStruct, vma: VmAreaStruct, shift: int) -> None:
     for addr, _ in present:
         mm.pgtables.clear_pte(addr)
     for addr, page in present:
-        mm.pgtables.set_pte(addr - shift, page)
+        set_pte_at(mm, addr - shift, page)
     vmalib.vma_iter_clear(mm, old_start, old_end)
     vma.vm_start, vma.vm_end = new_start, old_end - shift
     vmalib.vma_iter_store(mm, vma)
     nxt = vmalib.find_vma(mm, old_end)
     ceiling = nxt.vm_start if nxt is not None else ULONG_MAX
-    mm.pgtables.free_pgtables(vma.vm_end, old_end, vma.vm_end, ceiling)
+    free_pgtables(mm, vma.vm_end, old_end, vma.vm_end, ceiling)
