@@ -285,7 +285,8 @@ def test_a_reproducer_names_only_modelled_calls(
 ) -> None:
     good = {"call": "brk", "args": [0]}
     path = _write_record(tmp_path, [good, call])
-    with pytest.raises(ValueError, match=f"{path} call 1: {why}"):
+    # The file, then the JSON path of the field at fault within call 1.
+    with pytest.raises(ValueError, match=rf"{path}, field calls\[1\][.a-z0-9\[\]]*: {why}"):
         load_reproducer(path)
 
 

@@ -202,7 +202,7 @@ def test_views_have_colour_on_a_terminal() -> None:
 def test_show_takes_known_views_only() -> None:
     runner = CliRunner()
     bad = runner.invoke(main, ["replay", str(DATA / "seed.bundle"), "--show", "bar,pie"])
-    assert bad.exit_code != 0 and "no view pie" in bad.output
+    assert bad.exit_code != 0 and "no view 'pie'" in bad.output
     none = runner.invoke(main, ["demo", "--show", "none"])
     assert none.exit_code == 0 and "kernel call flow" not in none.output
     assert "--replay" in runner.invoke(main, ["verify", "--show", "bar"]).output

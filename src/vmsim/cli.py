@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import click
 
 from . import demo as demolib
+from .errors import BadInput, decode_text
 from .kernel.trace import Trace
 from .verify.randops import MIXES
 from .views import terminal
 from .views.calls import watch_process
 from .views.mapsdiff import diff_maps
+from .views.words import plural
 
 
 def _emit(text: str, style: str | None = None) -> None:
@@ -96,9 +99,31 @@ def _views(ctx: click.Context, param: click.Parameter, value: str) -> set[str]:
     names = {name.strip() for name in value.split(",") if name.strip()} - {"none"}
     unknown = names - set(terminal.VIEWS)
     if unknown:
-        choices = ", ".join(terminal.VIEWS)
-        raise click.BadParameter(f"no view {', '.join(sorted(unknown))} (choose {choices}, none)")
+        choices = [*terminal.VIEWS, "none"]
+        raise click.BadParameter(
+            "; ".join(unknown_name("view", n, choices) for n in sorted(unknown))
+        )
     return names
+
+
+def unknown_name(what: str, value: str, names: Sequence[str]) -> str:
+    """The complaint about a name not among ``names``: the closest ones ("no scenario
+    'shrnk'; did you mean 'shrink'?"), or all of them when none is close."""
+    close = difflib.get_close_matches(value, names, n=3)
+    if close:
+        return f"no {what} {value!r}; did you mean {' or '.join(map(repr, close))}?"
+    return f"no {what} {value!r} (choose {', '.join(names)})"
+
+
+class NamedChoice(click.Choice[str]):
+    """A choice of names whose error suggests the closest ones."""
+
+    def __init__(self, what: str, names: Sequence[str]) -> None:
+        super().__init__(names)
+        self.what = what
+
+    def get_invalid_choice_message(self, value: Any, ctx: click.Context | None) -> str:
+        return unknown_name(self.what, str(value), [str(name) for name in self.choices])
 
 
 def _show_option(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -114,11 +139,22 @@ def _show_option(default: str) -> Callable[[Callable[..., Any]], Callable[..., A
 
 
 _depth_option = click.option(
-    "--depth", type=int, default=None, help="Fold the call flow below this depth."
+    "--depth", type=click.IntRange(min=1), default=None, help="Fold the call flow below this depth."
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group; input a reader refuses (BadInput, which names the file, line
+    and field) ends any command with that one message, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BadInput as err:
+            raise click.ClickException(str(err)) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="vmsim")
 def main() -> None:
     """vmsim: an executable model of Linux 6.18 x86-64 memory mapping, centred on mremap()."""
@@ -127,7 +163,7 @@ def main() -> None:
 @main.command()
 @click.option(
     "--scenario",
-    type=click.Choice(["seed", *demolib.SCENARIOS, "all"]),
+    type=NamedChoice("scenario", ["seed", *demolib.SCENARIOS, "all"]),
     default="seed",
     show_default=True,
     help="Which mremap path to show.",
@@ -166,12 +202,19 @@ def calls(markdown: bool, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--ops", type=int, default=2000, show_default=True, help="Calls per seed.")
-@click.option("--seed", type=int, default=1, show_default=True, help="First seed.")
-@click.option("--seeds", type=int, default=1, show_default=True, help="How many seeds.")
+@click.option(
+    "--ops", type=click.IntRange(min=1), default=2000, show_default=True, help="Calls per seed."
+)
+# random.Random(-n) draws what random.Random(n) does, so a negative seed would only repeat one.
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=1, show_default=True, help="First seed."
+)
+@click.option(
+    "--seeds", type=click.IntRange(min=1), default=1, show_default=True, help="How many seeds."
+)
 @click.option(
     "--mix",
-    type=click.Choice(["all", *MIXES]),
+    type=NamedChoice("mix", ["all", *MIXES]),
     default="all",
     show_default=True,
     help="What the random calls aim at: 'files' adds mappings of a test file, 'bits' "
@@ -192,7 +235,13 @@ def calls(markdown: bool, as_json: bool) -> None:
     default=None,
     help="Rerun a reproducer (.json) instead of random sequences.",
 )
-@click.option("--jobs", type=int, default=1, show_default=True, help="Seeds run in parallel.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Seeds run in parallel.",
+)
 @click.option(
     "--pause-damon",
     is_flag=True,
@@ -201,7 +250,7 @@ def calls(markdown: bool, as_json: bool) -> None:
 )
 @click.option(
     "--suite",
-    type=click.Choice(["ltp", "selftests", "gvisor", "all"]),
+    type=NamedChoice("suite", ["ltp", "selftests", "gvisor", "all"]),
     default=None,
     help="Run the ported scenario suites on both sides instead of random sequences.",
 )
@@ -234,21 +283,24 @@ def verify(
 
     if views and replay_file is None:
         raise click.UsageError("--show draws the calls of a reproducer: use it with --replay")
+    if suite is not None and replay_file is not None:
+        raise click.UsageError("--suite and --replay each choose what runs: give one")
+    # A bad reproducer is reported whether or not the live kernel can run it.
+    case = load_reproducer(Path(replay_file)) if replay_file is not None else None
     ok, why = live_kernel_available()
     if not ok:
         raise click.ClickException(f"the live kernel cannot be used here: {why}")
     if suite is not None:
         sys.exit(_run_suites(suite, as_json))
-    if replay_file is not None:
-        try:
-            case = load_reproducer(Path(replay_file))
-        except ValueError as err:
-            raise click.ClickException(str(err)) from None
+    if case is not None:
         printer = terminal.CallPrinter(views, depth)
         found = replay(
             case, LiveProcess, (lambda model: watch_process(model, printer)) if views else None
         )
-        _emit(f"{len(case.ops)} calls: " + ("no divergence" if found is None else f"\n{found}"))
+        _emit(
+            f"{plural(len(case.ops), 'call')}: "
+            + ("no divergence" if found is None else f"\n{found}")
+        )
         sys.exit(0 if found is None else 1)
     with contextlib.ExitStack() as stack:
         if pause_damon:
@@ -336,7 +388,9 @@ def _verify_one(name: str, seed: int, ops: int, check: bool, out: str) -> dict[s
         case = Reproducer(small, seed)
         again = replay(case, LiveProcess) or found
         files = write_reproducer(case, again, Path(out) / f"{name}-seed{seed}")
-        divergence = f"{again}\nshrunk to {len(small)} calls: " + ", ".join(map(str, files))
+        divergence = f"{again}\nshrunk to {plural(len(small), 'call')}: " + ", ".join(
+            map(str, files)
+        )
     return {"mix": name, "seed": seed, "ops": done, "coverage": coverage, "divergence": divergence}
 
 
@@ -344,7 +398,7 @@ def _report_one(result: dict[str, Any], coverage: Any, as_json: bool) -> dict[st
     coverage.add(result.pop("coverage"))
     if not as_json:
         state = "ok" if result["divergence"] is None else f"DIVERGED\n{result['divergence']}"
-        _emit(f"{result['mix']:>8} seed {result['seed']}: {result['ops']} ops {state}")
+        _emit(f"{result['mix']:>8} seed {result['seed']}: {plural(result['ops'], 'op')} {state}")
     return result
 
 
@@ -429,9 +483,10 @@ def replay(
     observer = None
     if views and not as_json:
         printer = terminal.CallPrinter(views, depth)
-        observer = LogWatcher(read_bundle(text)[1].splitlines(), printer)
+        # Split as the replay splits the log, so that a call's line number finds its text.
+        observer = LogWatcher(read_bundle(text, log)[1].split("\n"), printer)
     try:
-        report = replay_text(text, maps, follow, observer=observer)
+        report = replay_text(text, maps, follow, observer=observer, source=log)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     if as_json:
@@ -439,6 +494,9 @@ def replay(
     else:
         for line in report.bad_lines:
             _emit(f"{log}: {line}", style="yellow")
+        if report.unreadable > len(report.bad_lines):
+            more = report.unreadable - len(report.bad_lines)
+            _emit(f"{log}: ... and {more} more unreadable lines", style="yellow")
         for mismatch in report.mismatches:
             _emit(str(mismatch), style="red")
         calls = ", ".join(f"{k} {v}" for k, v in sorted(report.calls.items()))
@@ -452,8 +510,9 @@ def replay(
         for line in report.unmodelled_text():
             _emit(line, style="yellow")
         _emit(
-            f"predicted {report.checked - len(report.mismatches)} of {report.checked} "
-            f"results ({report.accuracy:.1%}); peak {report.peak_vmas} VMAs, "
+            f"predicted {report.checked - len(report.mismatches)} of "
+            f"{plural(report.checked, 'result')} ({report.accuracy:.1%}); "
+            f"peak {plural(report.peak_vmas, 'VMA')}, "
             f"{report.peak_rss_pages * 4} kB resident"
         )
     sys.exit(0 if not report.mismatches else 1)
@@ -488,35 +547,83 @@ def report(source: str, output: str, maps_file: str | None, follow: bool) -> Non
     from .views import report as reportlib
     from .views.html import render
 
-    if os.path.exists(source) or source not in ("seed", *demolib.SCENARIOS):
+    _output_file(output)
+    scenarios = ["seed", *demolib.SCENARIOS]
+    if os.path.exists(source) or source not in scenarios:
+        if not os.path.exists(source):
+            raise click.ClickException(_no_source(source, scenarios))
         text, maps = _read_log(source, maps_file)
         try:
             data = reportlib.from_log(text, source, maps, follow)
         except ValueError as err:
             raise click.ClickException(str(err)) from None
+    elif maps_file is not None or follow:
+        raise click.UsageError("--maps and --follow are for a log or bundle, not a scenario")
     else:
         data = reportlib.from_scenario(source)
     page = render(data)
-    try:
-        with open(output, "w") as f:
-            f.write(page)
-    except OSError as err:
-        raise click.ClickException(f"{output}: {err.strerror}") from None
-    _emit(f"{output}: {len(data['rows'])} calls, {len(page) >> 10} KiB; open it in a browser")
+    _write_file(output, page)
+    _emit(
+        f"{output}: {plural(len(data['rows']), 'call')}, {len(page) >> 10} KiB; "
+        "open it in a browser"
+    )
+
+
+def _no_source(source: str, scenarios: list[str]) -> str:
+    """Why ``report`` cannot take ``source``: the scenario it may have meant, else what it
+    takes."""
+    if difflib.get_close_matches(source, scenarios, n=1):
+        return f"{unknown_name('scenario', source, scenarios)} (and no file {source})"
+    names = ", ".join(scenarios)
+    takes = f"SOURCE is a strace log, a bundle from `vmsim record`, or one scenario: {names}"
+    if source == "all":
+        # demo takes "all"; a report is about one source.
+        return f"all: no such file, and a report is about one scenario, not all; {takes}"
+    return f"{source}: No such file or directory, and no scenario has that name; {takes}"
 
 
 def _read_log(log: str, maps_file: str | None) -> tuple[str, str | None]:
-    """The text of a log or bundle and of the maps file given with it, if any."""
-    try:
-        with open(log) as f:
-            text = f.read()
-        maps = None
-        if maps_file is not None:
-            with open(maps_file) as f:
-                maps = f.read()
-    except OSError as err:
-        raise click.ClickException(f"{err.filename}: {err.strerror}") from None
+    """The text of a log or bundle and of the maps file given with it, if any; the maps
+    file is checked here, where its name is known."""
+    from .fs.proc.parse import parse_maps
+
+    text = _read_text(log, "a strace log or a bundle")
+    maps = None
+    if maps_file is not None:
+        maps = _read_text(maps_file, "a /proc/pid/maps file")
+        parse_maps(maps, maps_file)
     return text, maps
+
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise click.ClickException(f"{path}: {err.strerror}") from None
+    return decode_text(data, path, what)
+
+
+def _output_file(path: str) -> None:
+    """Refuse, before any work, a file that cannot be written: its directory is missing,
+    or it is a directory itself."""
+    import os
+
+    if os.path.isdir(path):
+        raise click.ClickException(f"{path}: is a directory; give the file to write")
+    parent = os.path.dirname(path) or "."
+    if not os.path.isdir(parent):
+        raise click.ClickException(f"{path}: no directory {parent}")
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise click.ClickException(f"{path}: Permission denied")
+
+
+def _write_file(path: str, text: str) -> None:
+    try:
+        with open(path, "w") as f:
+            f.write(text)
+    except OSError as err:
+        raise click.ClickException(f"{path}: {err.strerror}") from None
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -544,14 +651,15 @@ def record(output: str, all_execs: bool, keep_env: bool, command: tuple[str, ...
     the log, the ELF headers of every program exec'd, the first program's maps."""
     from .record import record as run_record
 
+    _output_file(output)
     try:
         recording = run_record(command, all_execs=all_execs, keep_env=keep_env)
     except (FileNotFoundError, OSError) as err:
         raise click.ClickException(str(err)) from None
-    with open(output, "w") as f:
-        f.write(recording.bundle().text())
+    _write_file(output, recording.bundle().text())
     lines = len(recording.log.splitlines())
     _emit(
-        f"{output}: {lines} strace lines, {len(recording.images)} ELF headers; "
+        f"{output}: {plural(lines, 'strace line')}, "
+        f"{plural(len(recording.images), 'ELF header')}; "
         f"the program exited with {recording.status}"
     )

@@ -28,7 +28,7 @@ from ..kernel.syscalls import SYSCALLS, Syscall
 from ..kernel.task import Task
 from ..mm.mm_types import MmStruct
 from ..process import Process
-from ..strace.parse import Event, parse, string_arg
+from ..strace.parse import Event, log_lines, parse, string_arg
 from ..uapi import (
     F_DUPFD,
     F_DUPFD_CLOEXEC,
@@ -40,6 +40,7 @@ from ..uapi import (
     O_WRONLY,
     ulong,
 )
+from ..views.words import plural
 from .follow import Follower
 from .order import ConcurrentCalls
 from .tasks import CLONE_CALLS, EXEC_CALLS, RLIMIT_CALLS, TaskTable, make_call
@@ -53,6 +54,9 @@ ACTED_ON = frozenset(
     (*CLONE_CALLS, *EXEC_CALLS, *RLIMIT_CALLS, *OPEN_CALLS, *DUP_CALLS) + ("close", "fcntl", "exit")
 )
 LINES_SHOWN = 10  # line numbers of an unmodelled call the summary lists
+# Messages about lines that cannot be replayed, kept in full: a file that is no log at
+# all has as many such lines as it has lines, which are counted.
+BAD_LINES_KEPT = 10
 
 
 @dataclass
@@ -75,7 +79,9 @@ class ReplayReport:
     calls: dict[str, int] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     mismatches: list[Mismatch] = field(default_factory=list)
-    bad_lines: list[str] = field(default_factory=list)
+    bad_lines: list[str] = field(default_factory=list)  # the first BAD_LINES_KEPT
+    unreadable: int = 0  # lines that could not be replayed, those kept and the rest
+    system_calls: int = 0  # lines of the log that are system calls
     skipped: Counter[str] = field(default_factory=Counter)
     notes: Counter[str] = field(default_factory=Counter)
     # The lines of each call of the table the model does not make.
@@ -89,6 +95,13 @@ class ReplayReport:
     def accuracy(self) -> float:
         return 1.0 if not self.checked else 1 - len(self.mismatches) / self.checked
 
+    def bad_line(self, message: str) -> None:
+        """A line that cannot be replayed: counted, and its message kept if among the
+        first."""
+        self.unreadable += 1
+        if len(self.bad_lines) < BAD_LINES_KEPT:
+            self.bad_lines.append(message)
+
     def unmodelled_text(self) -> list[str]:
         """``not modelled: 3 × pkey_mprotect, lines 40, 52, 77``, a line per call."""
         out = []
@@ -99,7 +112,8 @@ class ReplayReport:
             out.append(f"not modelled: {len(lines)} × {name}, {word} {shown}{more}")
         if self.after_unmodelled:
             out.append(
-                f"{self.after_unmodelled} of {self.checked} results were predicted after an "
+                f"{self.after_unmodelled} of {plural(self.checked, 'result')} "
+                f"{'was' if self.after_unmodelled == 1 else 'were'} predicted after an "
                 "unmodelled call in their address space, whose state may be off from there on"
             )
         return out
@@ -112,6 +126,7 @@ class ReplayReport:
             "mismatches": [str(m) for m in self.mismatches],
             "accuracy": self.accuracy,
             "bad_lines": self.bad_lines,
+            "unreadable_lines": self.unreadable,
             "skipped": dict(self.skipped),
             "notes": dict(self.notes),
             "unmodelled": dict(self.unmodelled),
@@ -121,9 +136,10 @@ class ReplayReport:
         }
 
 
-def read_bundle(text: str) -> tuple[str | None, str]:
-    """(initial maps or None, strace log) from a bundle or a plain log."""
-    bundle = parse_bundle(text)
+def read_bundle(text: str, source: str = "log") -> tuple[str | None, str]:
+    """(initial maps or None, strace log) from a bundle or a plain log; ``source`` is what
+    messages call it."""
+    bundle = parse_bundle(text, source)
     return bundle.maps, bundle.log
 
 
@@ -174,8 +190,10 @@ class Replayer:
             if progress is not None:
                 progress()
             if event.error is not None:
-                self.report.bad_lines.append(event.error)
+                self.report.bad_line(event.error)
                 continue
+            if event.name != "signal" and event.name != "exit":
+                self.report.system_calls += 1
             self.step(event)
         self.concurrent.flush_all()
 
@@ -218,7 +236,7 @@ class Replayer:
         try:
             self.dispatch(event)
         except (ValueError, IndexError) as err:
-            self.report.bad_lines.append(f"line {event.line}: {event.name}: {err}")
+            self.report.bad_line(f"line {event.line}: {event.name}: {err}")
 
     def dispatch(self, event: Event) -> None:
         name = event.name
@@ -327,7 +345,7 @@ def _args(row: Syscall, event: Event) -> list[int]:
     ("syscall_0x1ce") has all six registers: the row takes its own."""
     args = event.int_args()
     if len(args) < row.logged:
-        raise ValueError(f"{row.logged} arguments expected, the line has {len(args)}")
+        raise ValueError(f"{plural(row.logged, 'argument')} expected, the line has {len(args)}")
     if len(args) > len(row.args):
         del args[len(row.args) :]
     return args
@@ -384,12 +402,22 @@ def replay_bundle(
     observer: Observer | None = None,
 ) -> Replayer:
     """Replay a bundle; ``maps`` overrides its initial maps, and ``model_first_exec`` lays
-    out the first program from its ELF headers as every later execve is."""
+    out the first program from its ELF headers as every later execve is.  A log in which
+    no line is a system call is no strace log: BadInput."""
     maps = maps if maps is not None else bundle.maps
     process = Process.from_maps(maps) if maps and not model_first_exec else None
     rlimit_stack = int(bundle.info.get("rlimit_stack", 8 << 20))
     replayer = Replayer(process, follow, bundle.images, rlimit_stack, observer)
-    replayer.run(parse(bundle.log.splitlines()), progress)
+    replayer.run(parse(log_lines(bundle.log)), progress)
+    report = replayer.report
+    if not report.system_calls:
+        unread = (
+            f"; {plural(report.unreadable, 'line')} could not be read" if report.unreadable else ""
+        )
+        raise bundle.log_error(
+            "not a strace log: no line is a system call as strace prints it "
+            f"(name(arguments) = result){unread}"
+        )
     return replayer
 
 
@@ -399,6 +427,9 @@ def replay_text(
     follow: bool = False,
     progress: Callable[[], None] | None = None,
     observer: Observer | None = None,
+    source: str = "log",
 ) -> ReplayReport:
-    """Replay a log (or bundle); ``maps`` overrides the bundle's initial maps."""
-    return replay_bundle(parse_bundle(text), maps, follow, progress, observer=observer).report
+    """Replay a log (or bundle); ``maps`` overrides the bundle's initial maps, ``source``
+    is what messages call the log."""
+    bundle = parse_bundle(text, source)
+    return replay_bundle(bundle, maps, follow, progress, observer=observer).report

@@ -301,6 +301,20 @@ def _pid(match: re.Match[str]) -> int | None:
     return int(pid) if pid else None
 
 
+def log_lines(text: str) -> Iterator[str]:
+    """The lines of a log one at a time, without a list of them all: a log may have
+    millions."""
+    start = 0
+    size = len(text)
+    while start < size:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+
+
 def parse(lines: Iterable[str]) -> Iterator[Event]:
     """Events in log order; an unfinished call is emitted when it resumes."""
     pending: dict[int | None, tuple[str, str]] = {}

@@ -66,6 +66,7 @@ from ..uapi import (
     ULONG_MAX,
     page_align,
 )
+from ..views.words import plural
 from .live import page_cache_folios
 
 ARENA_LO = 0x7FFFF0000000  # where MAP_FIXED mostly lands: among the top-down mmaps
@@ -153,7 +154,7 @@ class Op:
 
     def __str__(self) -> str:
         args = ", ".join(f"{a:#x}" for a in self.args)
-        extra = f", {len(self.data)} bytes" if self.data else ""
+        extra = f", {plural(len(self.data), 'byte')}" if self.data else ""
         return f"{self.kind}({args}{extra})"
 
 

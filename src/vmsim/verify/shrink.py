@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import BadInput, JsonFields, decode_text, json_kind
 from ..kernel import syscalls
 from ..kernel.sysargs import INT
 from ..kernel.syscalls import FILE
 from ..process import Process
+from ..views.words import plural
 from .randops import (
     ACCESSES,
     Divergence,
@@ -119,42 +121,91 @@ def op_to_json(op: Op) -> dict[str, Any]:
     return {"call": op.kind, "args": list(op.args), "data": op.data.hex()}
 
 
-def op_from_json(item: dict[str, Any], where: str) -> Op:
+def op_from_json(item: Any, fields: JsonFields, path: str) -> Op:
     """One call of a reproducer: a memory access (read, write) or a modelled call of the
-    system-call table, with as many arguments as it takes; anything else is a ValueError
-    naming ``where`` it was found."""
+    system-call table, with as many arguments as it takes; anything else is a BadInput
+    naming the field (``path`` is the call's own, ``calls[3]``)."""
+    fields.keys(item, path, ("call", "args", "data"), ("call", "args"))
+    fields.string(item["call"], f"{path}.call")
+    args = fields.array(item["args"], f"{path}.args")
+    for i, arg in enumerate(args):
+        if not isinstance(arg, int) or isinstance(arg, bool):
+            raise fields.fail(
+                f"{path}.args[{i}]", f"{json_kind(arg)} where a whole number was expected"
+            )
+    data = item.get("data", "")
+    fields.string(data, f"{path}.data")
     try:
-        op = Op(
-            str(item["call"]),
-            tuple(int(a) for a in item["args"]),
-            bytes.fromhex(item.get("data", "")),
-        )
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{where}: not a call record ({err})") from None
+        op = Op(item["call"], tuple(args), bytes.fromhex(data))
+    except ValueError:
+        raise fields.fail(f"{path}.data", f"{data[:40]!r} is not bytes in hexadecimal") from None
     if op.kind in ACCESSES:
         wanted = 1 if op.kind == "write" else 2  # write(addr) with data, read(addr, n)
         if len(op.args) != wanted:
-            raise ValueError(f"{where}: {op.kind} takes {wanted} arguments, got {len(op.args)}")
+            raise fields.fail(
+                f"{path}.args", f"{op.kind} takes {plural(wanted, 'argument')}, got {len(op.args)}"
+            )
         return op
     row = syscalls.SYSCALLS.get(op.kind)
     if row is None or not row.modelled:
-        raise ValueError(f"{where}: {op.kind!r} is not a call the model makes")
+        raise fields.fail(f"{path}.call", f"{op.kind[:40]!r} is not a call the model makes")
     try:
         row.convert(op.args)
     except ValueError as err:
-        raise ValueError(f"{where}: {err}") from None
+        # The argument no register takes, if one is; else their number is wrong.
+        where = f"{path}.args"
+        for i, (arg, spec) in enumerate(zip(op.args, row.args, strict=False)):
+            try:
+                spec.ctype.convert(arg)
+            except ValueError:
+                where = f"{path}.args[{i}]"
+                break
+        raise fields.fail(where, str(err)) from None
     return op
 
 
 def load_reproducer(path: Path) -> Reproducer:
+    """The calls of a reproducer (.json) that write_reproducer() wrote; anything else is
+    a BadInput naming the file and the field."""
+    source = str(path)
     try:
-        record = json.loads(path.read_text())
-        items = record["calls"]
-        file_seed = record.get("test_file", {}).get("seed")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise ValueError(f"{path}: cannot read a reproducer ({err})") from None
-    ops = [op_from_json(item, f"{path} call {n}") for n, item in enumerate(items)]
-    return Reproducer(ops, None if file_seed is None else int(file_seed))
+        raw = path.read_bytes()
+    except OSError as err:
+        raise BadInput(source, f"cannot read a reproducer: {err.strerror}") from None
+    text = decode_text(raw, source, "a reproducer")
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise BadInput(
+            source,
+            f"cannot read a reproducer: not JSON: {err.msg}",
+            err.lineno,
+            f"column {err.colno}",
+        ) from None
+    except (ValueError, RecursionError) as err:  # a number too long, nesting too deep
+        raise BadInput(
+            source, f"cannot read a reproducer: JSON nested too deeply or a number too long ({err})"
+        ) from None
+    fields = JsonFields(source)
+    if not isinstance(record, dict):
+        raise BadInput(
+            source,
+            f"cannot read a reproducer: {json_kind(record)} where an object with its "
+            "calls was expected",
+        )
+    fields.keys(record, "", ("divergence", "calls", "test_file"), ("calls",))
+    if "divergence" in record:
+        fields.string(record["divergence"], "divergence")
+    items = fields.array(record["calls"], "calls")
+    ops = [op_from_json(item, fields, f"calls[{n}]") for n, item in enumerate(items)]
+    file_seed = None
+    if "test_file" in record:
+        fields.keys(record["test_file"], "test_file", ("seed",))
+        if "seed" in record["test_file"]:
+            file_seed = fields.number(
+                record["test_file"]["seed"], "test_file.seed", -(1 << 63), 1 << 63
+            )
+    return Reproducer(ops, file_seed)
 
 
 def write_reproducer(case: Reproducer, divergence: Divergence, stem: Path) -> list[Path]:

@@ -147,8 +147,11 @@ def from_log(
 ) -> dict[str, Any]:
     """Replay a strace log or bundle, collecting every memory call."""
     collector = Collector()
-    log_lines = read_bundle(text)[1].splitlines()
-    report = replay_text(text, maps, follow, observer=LogWatcher(log_lines, collector))
+    # Split as the replay splits the log, so that a call's line number finds its text.
+    log_lines = read_bundle(text, source)[1].split("\n")
+    report = replay_text(
+        text, maps, follow, observer=LogWatcher(log_lines, collector), source=source
+    )
     summary = report.as_dict()
     summary["mismatches"] = summary["mismatches"][:50]
     summary["bad_lines"] = summary["bad_lines"][:50]

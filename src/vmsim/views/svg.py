@@ -10,6 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from .layout import COLOURS, KIND_LABELS, KINDS, Segment, allocate, human_size, segments, weight
+from .words import plural
 
 BAR_HEIGHT = 34
 EXEC_EDGE = 5
@@ -60,7 +61,7 @@ def address_space_html(maps_lines: list[str], width: int = 960) -> str:
     )
     mapped = [s for s in segs if s.is_mapping]
     note = (
-        f"{len(mapped)} mappings, {human_size(sum(s.size for s in mapped))} mapped. "
+        f"{plural(len(mapped), 'mapping')}, {human_size(sum(s.size for s in mapped))} mapped. "
         "Solid: writable, pale: read-only, faint: no access, dark top edge: executable; "
         "each doubling of a size adds the same width. Hover for details."
     )

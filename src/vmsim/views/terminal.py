@@ -17,6 +17,7 @@ from ..kernel.trace import CallNode, Trace
 from .calls import CallRecord
 from .layout import KIND_LABELS, KINDS, Segment, allocate, human_size, segments, weight
 from .mapsdiff import MapsChange, diff_maps
+from .words import plural
 
 VIEWS = ("bar", "diff", "tree")
 LETTERS = {"anon": "a", "file": "f", "shared": "s", "heap": "h", "stack": "t", "special": "v"}
@@ -91,7 +92,7 @@ def legend() -> Text:
 
 def bar_summary(maps_lines: list[str]) -> str:
     mapped = [s for s in segments(maps_lines) if s.is_mapping]
-    return f"{len(mapped)} mappings, {human_size(sum(s.size for s in mapped))} mapped"
+    return f"{plural(len(mapped), 'mapping')}, {human_size(sum(s.size for s in mapped))} mapped"
 
 
 def maps_changes(changes: list[MapsChange]) -> Text:
@@ -134,7 +135,7 @@ def _node(
         text.append(node.result, style="red" if node.result.startswith("-E") else "green")
     if node.children and max_depth is not None and depth + 1 >= max_depth:
         calls = sum(1 for child in node.children if isinstance(child, CallNode))
-        what = f"{calls} call{'s' if calls > 1 else ''}" if calls else "notes"
+        what = plural(calls, "call") if calls else "notes"
         text.append(f"  {{ {what} folded }}", "dim")
         node_children: list[CallNode | str] = []
     else:

@@ -7,6 +7,7 @@ mm/mremap.py and mm/vma.py); this gathers them and names the path.
 from __future__ import annotations
 
 from ..kernel.trace import CallNode, Trace
+from .words import plural
 
 
 def explain(trace: Trace) -> list[str]:
@@ -46,11 +47,11 @@ def explain(trace: Trace) -> list[str]:
         out.append("Shrunk: do_vmi_munmap() unmapped the tail; the mapping stays where it was.")
     counters = trace.counters
     entries = [
-        f"{counters[k]} {label}"
-        for k, label in (
-            ("pud_entries_moved", "PUD entries (1 GiB each)"),
-            ("pmd_entries_moved", "PMD entries (2 MiB each)"),
-            ("ptes_moved", "PTEs (4 KiB each)"),
+        f"{plural(counters[k], one, many)} ({size}{' each' if counters[k] > 1 else ''})"
+        for k, one, many, size in (
+            ("pud_entries_moved", "PUD entry", "PUD entries", "1 GiB"),
+            ("pmd_entries_moved", "PMD entry", "PMD entries", "2 MiB"),
+            ("ptes_moved", "PTE", "PTEs", "4 KiB"),
         )
         if counters[k]
     ]

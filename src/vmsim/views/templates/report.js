@@ -36,6 +36,9 @@
     return e;
   }
   const hex = (v) => "0x" + v.toString(16);
+  // "1 call", "2 calls": counts in words as views/words.py plural() writes them.
+  const word = (n, one, many) => (n === 1 ? one : many || one + "s");
+  const plural = (n, one, many) => n + " " + word(n, one, many);
   function human(size) {
     const n = Number(size);
     for (const [unit, shift] of [["TiB", 40], ["GiB", 30], ["MiB", 20], ["KiB", 10]]) {
@@ -161,7 +164,8 @@
     svg.firstChild.textContent = "The address space after call " + label(selected);
     const changed = new Set(after.filter((id) => !before.includes(id)));
     mapLayout = [];
-    let x = 0, lastLabel = -1e9;
+    let x = 0;
+    const starts = []; // [x, address] of each mapping, labelled below the bar if room
     segs.forEach((s, k) => {
       const w = minW + (weights[k] / total) * spare;
       mapLayout.push({ x, w, s });
@@ -181,18 +185,27 @@
         t.textContent = name;
         svg.append(t);
       }
-      if (s.entry && x - lastLabel > 96 && x < W - 12) {
-        const t = svgEl("text", { x: Math.min(x, W - 2), y: BAR + 15, "font-size": 10, fill: "#616e7c" });
-        if (x > W - 90) t.setAttribute("text-anchor", "end");
-        t.textContent = hex(s.start);
-        svg.append(t);
-        lastLabel = x;
-      }
+      if (s.entry) starts.push([x, hex(s.start)]);
       x += w;
     });
     const brush = svgEl("rect", { class: "brush", x: 0, y: 0, width: 0, height: BAR, visibility: "hidden" });
     svg.append(brush);
     box.append(svg);
+    // Address labels from left to right, each measured (so in the page) and kept only where
+    // it fits whole inside the bar, clear of the one before; near the right end a label
+    // ends at the edge instead of starting at its mapping.
+    let labelEnd = -Infinity;
+    for (const [at, address] of starts) {
+      if (at - labelEnd < 8) continue;
+      const t = svgEl("text", { y: BAR + 15, "font-size": 10, fill: "#616e7c" });
+      t.textContent = address;
+      svg.append(t);
+      const width = t.getComputedTextLength();
+      const left = Math.min(at, W - width - 1);
+      if (left < labelEnd + 8) { t.remove(); continue; }
+      t.setAttribute("x", left);
+      labelEnd = left + width;
+    }
     const lo = segs.length ? segs[0].start : 0n, hi = segs.length ? segs[segs.length - 1].end : 0n;
     $("map-range").textContent = view ? `Zoomed to ${hex(lo)} – ${hex(hi)} (${human(hi - lo)})` : "All of user space, 0x0 – " + hex(TASK_SIZE) + (hi > TASK_SIZE ? " and [vsyscall]" : "");
     $("map-when").textContent = selected >= 0 ? "after call " + label(selected) + " (" + callName(selected) + ")" : "";
@@ -379,7 +392,7 @@
       }
       shown = Int32Array.from(keep);
     }
-    $("filter-count").textContent = shown ? `${shown.length} of ${N} calls` : `${N} calls`;
+    $("filter-count").textContent = shown ? `${shown.length} of ${plural(N, "call")}` : plural(N, "call");
     list.scrollTop = 0;
     renderList();
     scrollListTo(selected);
@@ -455,7 +468,7 @@
       for (const kid of kids) ul.append(typeof kid === "string" ? el("li", "note", "/* " + kid + " */") : flowNode(kid, depth + 1, limit));
       li.append(ul);
       const calls = kids.filter((k) => typeof k !== "string").length;
-      const more = el("span", "more", `  { ${calls ? calls + (calls > 1 ? " calls" : " call") : "notes"} folded }`);
+      const more = el("span", "more", `  { ${calls ? plural(calls, "call") : "notes"} folded }`);
       const fold = (on) => { li.classList.toggle("folded", on); toggle.textContent = on ? "▸" : "▾"; more.hidden = !on; };
       li.insertBefore(more, ul);
       fold(limit > 0 && depth + 1 >= limit);
@@ -469,7 +482,7 @@
     const index = rows[i][3];
     if (index < 0) {
       box.append(el("p", "subtle", D.flowsDropped
-        ? `This call's flow was not kept: a report keeps call flows up to ${D.flowBudget} function calls (mremap calls and failures twice that), and ${D.flowsDropped} calls went past it. \`vmsim replay LOG --show tree\` prints every one.`
+        ? `This call's flow was not kept: a report keeps call flows up to ${D.flowBudget} function calls (mremap calls and failures twice that), and ${plural(D.flowsDropped, "call")} went past it. \`vmsim replay LOG --show tree\` prints every one.`
         : "No call flow for this call."));
       return;
     }
@@ -629,13 +642,13 @@
           const link = el("a", "", `${hex(base)} – ${hex(base + 0x200000n)}`);
           link.addEventListener("click", () => { $("pt-address").value = hex(base); walk(); });
           const line = el("div");
-          line.append(link, `  PGD ${pgd} → PUD ${pud} → PMD ${pmd}: ${ptes(leaf)} PTEs present`);
+          line.append(link, `  PGD ${pgd} → PUD ${pud} → PMD ${pmd}: ${plural(ptes(leaf), "PTE")} present`);
           box.append(line);
         }
       }
     }
     if (listed > 300) box.append(el("div", "subtle", `… and ${listed - 300} more`));
-    $("pt-counts").textContent = `Tables in the model: ${tables.length} PUD tables, ${pmdTables} PMD tables, ${pteTables} PTE tables, ${present} present PTEs (${human(present * 4096)} of pages).`;
+    $("pt-counts").textContent = `Tables in the model: ${plural(tables.length, "PUD table")}, ${plural(pmdTables, "PMD table")}, ${plural(pteTables, "PTE table")}, ${plural(present, "present PTE")} (${human(present * 4096)} of pages).`;
   }
   $("pt-walk").addEventListener("click", walk);
   $("pt-address").addEventListener("keydown", (ev) => { if (ev.key === "Enter") walk(); });
@@ -649,12 +662,12 @@
     const box = $("summary"), s = D.summary;
     const stat = (strong, rest, cls) => { const d = el("div", "stat " + (cls || "")); d.append(el("b", "", strong), " " + rest); box.append(d); return d; };
     const per = Object.entries(s.calls || {}).map(([k, v]) => `${k} ${v}`).join(", ");
-    stat(String(N), "memory calls" + (per ? ` (${per})` : ""));
+    stat(String(N), word(N, "memory call") + (per ? ` (${per})` : ""));
     const failures = Object.values(D.errors).reduce((a, b) => a + b, 0);
     if (failures) stat(String(failures), "failed in the model: " + Object.entries(D.errors).map(([k, v]) => `${k} ×${v}`).join(", "), "bad");
     if (s.checked !== undefined) {
       const wrong = rows.reduce((n, r) => n + ((r[2] & DIFFERS) ? 1 : 0), 0);
-      stat(`${s.checked - wrong} of ${s.checked}`, `results predicted by the model (${(100 * s.accuracy).toFixed(1)}%)`, wrong ? "differs-text" : "ok");
+      stat(`${s.checked - wrong} of ${s.checked}`, `${word(s.checked, "result")} predicted by the model (${(100 * s.accuracy).toFixed(1)}%)`, wrong ? "differs-text" : "ok");
       if (s.mismatches && s.mismatches.length) {
         const d = stat("Differences:", "", "differs-text"), ul = el("ul");
         for (const m of s.mismatches.slice(0, 8)) {
@@ -668,7 +681,9 @@
       }
       const skipped = Object.entries(s.skipped || {});
       if (skipped.length) stat("Skipped:", skipped.map(([k, v]) => `${k} ${v}`).join(", "));
-      if (s.bad_lines && s.bad_lines.length) stat(String(s.bad_lines.length), "lines could not be read: " + s.bad_lines.slice(0, 3).join("; "), "bad");
+      // The report keeps the first few messages and counts them all.
+      const unread = s.unreadable_lines || (s.bad_lines ? s.bad_lines.length : 0);
+      if (unread) stat(String(unread), word(unread, "line") + " could not be read: " + s.bad_lines.slice(0, 3).join("; "), "bad");
       for (const line of s.unmodelled_text || []) box.append(el("div", "stat bad", line));
     }
     if (s.program_output && s.program_output.length) stat("Program output:", s.program_output.join(" / "));
@@ -702,7 +717,7 @@
   ]);
   renderSummary();
   renderErrnoTable();
-  $("filter-count").textContent = `${N} calls`;
+  $("filter-count").textContent = plural(N, "call");
   computePicks();
   if (N) {
     const wanted = Number((/^#call-(\d+)$/.exec(location.hash) || [])[1]) - 1;
