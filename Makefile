@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed
 # The modules setup.py compiles (its COMPILED list).
 COMPILED_SOURCES := $(addprefix src/vmsim/,$(shell sed -n 's/^    "\(.*\.py\)",$$/\1/p' setup.py))
 
-.PHONY: demo test bench lint readme clean
+.PHONY: demo test fuzz bench lint readme clean
 
 $(STAMP): pyproject.toml setup.py $(COMPILED_SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ test: $(STAMP)
 	$(BIN)/pytest
 	# The few tests that patch model functions, on the Python sources.
 	VMSIM_PURE=1 $(BIN)/pytest -q -m pure_python
+
+# The hostile-input properties of tests/test_fuzz.py at length: FUZZ_CASES cases in all
+# (make test runs 200 of them), in rounds spread over the cores; hypothesis's statistics
+# say how many cases each round ran.
+FUZZ_CASES ?= 1000000
+fuzz: $(STAMP)
+	VMSIM_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/pytest -q -n auto -p no:cacheprovider \
+		tests/test_fuzz.py --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -94,6 +94,17 @@ def test_a_log_with_no_system_call_is_refused(tmp_path: Path) -> None:
     assert "20000 lines could not be read" in message
 
 
+def test_a_value_no_register_holds_is_not_a_prediction(tmp_path: Path) -> None:
+    """A log line whose argument is wider than 64 bits is refused by name, not replayed
+    with the number cut down (which mapped page 0 and counted as predicted)."""
+    wide = "mmap(0x1000000000000000000000, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)"
+    log = f"{wide} = 0x7ffff7ff9000\n"
+    log += "mmap(NULL, 4096, PROT_READ, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = 0x7ffff7fc1000\n"
+    path = write(tmp_path, "log", log)
+    code, output = run("replay", path, "--maps", write(tmp_path, "maps", SEED_MAPS))
+    assert f"{path}: line 1: mmap: mmap() argument addr: 0x1{'0' * 21} does not fit" in output
+    assert code == 0 and "predicted 1 of 1 result (100.0%)" in output
+
 @pytest.mark.parametrize("text", ["", "\n\n", "+++ exited with 0 +++\n"])
 def test_an_empty_log_is_refused(tmp_path: Path, text: str) -> None:
     path = write(tmp_path, "log", text)
