@@ -61,16 +61,15 @@ def test_exception_is_exported_and_not_a_fault() -> None:
 
 
 @pytest.mark.parametrize("how", ["madvise", "MAP_POPULATE", "MAP_LOCKED"])
-def test_populating_a_tib_is_killed_within_a_second(how: str) -> None:
+def test_populating_a_tib_is_killed_before_a_page_is_made(how: str) -> None:
+    """Counted ahead, not faulted page by page: 2^28 pages would never end."""
     p = Process()  # the machine's own RAM: far less than 1 TiB
-    start = time.perf_counter()
     with pytest.raises(OutOfMemoryKill) as info:
         if how == "madvise":
             a = p.mmap(0, TIB, RW, ANON)
             p.madvise(a, TIB, MADV_POPULATE_WRITE)
         else:
             p.mmap(0, TIB, RW, ANON | (MAP_POPULATE if how == "MAP_POPULATE" else MAP_LOCKED))
-    assert time.perf_counter() - start < 1.0
     assert info.value.needed > TIB // PAGE
     assert info.value.free == p.mm.config.oom_pages()
     # Refused before a page was made: nothing allocated, and the model is whole.
@@ -145,10 +144,9 @@ def test_populate_read_of_anonymous_memory_maps_the_zero_page() -> None:
     p.check()
     # 64 GiB of zero-page PTEs needs 64 MiB of page tables: the killer again.
     b = p.mmap(0, 64 * GIB, RW, ANON)
-    start = time.perf_counter()
     with pytest.raises(OutOfMemoryKill):
         p.madvise(b, 64 * GIB, MADV_POPULATE_READ)
-    assert time.perf_counter() - start < 1.0
+    assert p.mm.nr_ptes == spans(a, GIB // PAGE)  # counted ahead: no table was made
     p.check()
 
 
